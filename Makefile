@@ -1,0 +1,26 @@
+# serialpass build, demo, test and packaging.
+SHELL := /bin/bash
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
+export CGO_ENABLED ?= 0
+
+.PHONY: build tools demo test package bench clean
+
+build:
+	go build $(GOFLAGS_BUILD) -o bin/serialpass ./cmd/serialpass
+
+# Pinned Go tools (AWS's IMDS emulator, nfpm) from the tools module.
+tools: bin/ec2-metadata-mock bin/nfpm
+bin/ec2-metadata-mock bin/nfpm: tools/go.mod tools/go.sum
+	cd tools && go build -o ../bin/ github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock github.com/goreleaser/nfpm/v2/cmd/nfpm
+
+demo: build
+	go run ./internal/demo
+
+test: build tools
+	go vet ./...
+	go test -count=1 -timeout 20m ./...
+
+clean:
+	rm -rf bin dist

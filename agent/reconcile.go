@@ -1,0 +1,257 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Status values reported in the status tag.
+const (
+	StatusReady    = "ready"
+	StatusError    = "error"
+	StatusDisabled = "disabled"
+)
+
+// MaxReasonLen bounds the reason tag, in characters.
+const MaxReasonLen = 256
+
+// Agent holds the seams one pass works over. It has no hidden state: all
+// that survives a pass is in State.
+type Agent struct {
+	Config   Config
+	Identity Identity
+	Tags     TagSource
+	Secrets  SecretStore
+	Accounts AccountManager
+	Reporter StatusReporter
+	State    StateStore
+	Clock    Clock
+	Log      *slog.Logger
+}
+
+// Result is the outcome of one pass.
+type Result struct {
+	Status    string
+	VersionID string
+	// Reason is a one-line, secret-free explanation when Status is error.
+	Reason string
+	User   string
+	Secret string
+	// Changed is true when the pass changed the local account.
+	Changed bool
+	// Reported is true when the pass wrote the status tags.
+	Reported bool
+	// Err is set when the pass failed, reporting included.
+	Err error
+}
+
+// OK reports whether the pass should exit zero.
+func (r Result) OK() bool { return r.Err == nil }
+
+// Pass runs one reconcile pass: read tags, read the secret, bring the local
+// account in line, remember what was applied, and report when the reported
+// status changes.
+func (a *Agent) Pass(ctx context.Context) Result {
+	st, err := a.State.Load()
+	if err != nil {
+		// A lost state costs one redundant chpasswd and report, nothing more.
+		a.Log.Warn("ignoring unreadable state", "err", err)
+		st = State{}
+	}
+	res := a.reconcile(ctx, &st)
+	if res.Status == StatusDisabled && st.Reported.Status == "" {
+		// Never managed, never reported: touch nothing at all.
+		return res
+	}
+	now := a.Clock.Now().UTC().Truncate(time.Second)
+	rep := Report{Status: res.Status, VersionID: res.VersionID, Reason: res.Reason, Time: now}
+	st.LastPass = rep
+	if !rep.same(st.Reported) {
+		if err := a.Reporter.Report(ctx, a.Identity.InstanceID, a.ReportTags(rep)); err != nil {
+			res.Err = errors.Join(res.Err, fmt.Errorf("reporting status: %w", err))
+		} else {
+			st.Reported = rep
+			res.Reported = true
+		}
+	}
+	if err := a.State.Save(st); err != nil {
+		res.Err = errors.Join(res.Err, err)
+	}
+	return res
+}
+
+// ReportTags renders a report as instance tags.
+func (a *Agent) ReportTags(r Report) map[string]string {
+	p := a.Config.TagPrefix + TagStatus
+	return map[string]string{
+		p:              r.Status,
+		p + ":version": r.VersionID,
+		p + ":time":    r.Time.UTC().Format(time.RFC3339),
+		p + ":reason":  r.Reason,
+	}
+}
+
+// reconcile decides and applies; it never reports.
+func (a *Agent) reconcile(ctx context.Context, st *State) Result {
+	tags, err := a.Tags.Tags(ctx, a.Config.TagPrefix)
+	if err != nil {
+		return a.fail(Result{}, fmt.Errorf("reading instance tags: %w", err))
+	}
+	set, err := ParseTags(tags, a.Config)
+	for _, k := range set.Unknown {
+		a.Log.Warn("ignoring unknown tag", "key", k)
+	}
+	if !set.Enabled() {
+		return Result{Status: StatusDisabled}
+	}
+	res := Result{User: set.User, Secret: set.Secret}
+	if err != nil {
+		return a.fail(res, err)
+	}
+	sys, err := a.Accounts.System(ctx)
+	if err != nil {
+		return a.fail(res, err)
+	}
+	acct, exists, err := a.Accounts.Lookup(ctx, set.User)
+	if err != nil {
+		return a.fail(res, err)
+	}
+	if err := CheckUser(set.User, acct, exists, a.Config, sys); err != nil {
+		return a.fail(res, err)
+	}
+	groups, err := ResolveGroups(set, a.Config, sys)
+	if err != nil {
+		return a.fail(res, err)
+	}
+	shell, err := a.pickShell(sys)
+	if err != nil {
+		return a.fail(res, err)
+	}
+	sv, err := a.Secrets.GetSecret(ctx, set.Secret, StageCurrent)
+	if err != nil {
+		return a.fail(res, secretError(set.Secret, err))
+	}
+	res.VersionID = sv.VersionID
+	pw, err := ParseSecret(sv.Value, set.User)
+	if err != nil {
+		return a.fail(res, fmt.Errorf("secret %q: %w", set.Secret, err))
+	}
+	missing := missingGroups(acct.Groups, groups)
+	if exists && !acct.Locked && len(missing) == 0 && st.Applied == (Applied{
+		User: set.User, Secret: set.Secret, VersionID: sv.VersionID,
+		Fingerprint: acct.Fingerprint, Time: st.Applied.Time,
+	}) {
+		res.Status = StatusReady
+		return res
+	}
+	if err := a.apply(ctx, set.User, exists, AccountSpec{Name: set.User, Groups: groups, Shell: shell}, missing, pw); err != nil {
+		return a.fail(res, err, pw)
+	}
+	res.Changed = true
+	after, ok, err := a.Accounts.Lookup(ctx, set.User)
+	switch {
+	case err != nil:
+		return a.fail(res, err, pw)
+	case !ok || after.Locked:
+		return a.fail(res, fmt.Errorf("user %q is still locked after setting the password", set.User))
+	}
+	st.Applied = Applied{User: set.User, Secret: set.Secret, VersionID: sv.VersionID,
+		Fingerprint: after.Fingerprint, Time: a.Clock.Now().UTC()}
+	a.Log.Info("password applied", "user", set.User, "secret", set.Secret, "version", sv.VersionID, "created", !exists)
+	res.Status = StatusReady
+	return res
+}
+
+// apply creates the account if needed, sets the password and adds missing
+// groups. An account this call created is removed again if the password
+// cannot be set, so a failure leaves the account database as it was.
+func (a *Agent) apply(ctx context.Context, user string, exists bool, spec AccountSpec, missing []string, pw Password) error {
+	if !exists {
+		if err := a.Accounts.Create(ctx, spec); err != nil {
+			return err
+		}
+	}
+	if err := a.Accounts.SetPassword(ctx, user, pw); err != nil {
+		if !exists {
+			if derr := a.Accounts.Delete(ctx, user); derr != nil {
+				return errors.Join(err, fmt.Errorf("rolling back: %w", derr))
+			}
+		}
+		return err
+	}
+	if exists && len(missing) > 0 {
+		return a.Accounts.AddGroups(ctx, user, missing)
+	}
+	return nil
+}
+
+func (a *Agent) pickShell(sys System) (string, error) {
+	if a.Config.Shell != "" {
+		if !slices.Contains(sys.Shells, a.Config.Shell) {
+			return "", fmt.Errorf("shell %q from the config does not exist in the root", a.Config.Shell)
+		}
+		return a.Config.Shell, nil
+	}
+	for _, s := range []string{"/bin/bash", "/usr/bin/bash", "/bin/sh", "/usr/bin/sh"} {
+		if slices.Contains(sys.Shells, s) {
+			return s, nil
+		}
+	}
+	if len(sys.Shells) > 0 {
+		return sys.Shells[0], nil
+	}
+	return "", errors.New("no login shell found in the root")
+}
+
+func missingGroups(have, want []string) []string {
+	var out []string
+	for _, g := range want {
+		if !slices.Contains(have, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// secretError turns a store error into a reason an operator can act on.
+func secretError(id string, err error) error {
+	switch {
+	case errors.Is(err, ErrSecretNotFound):
+		return fmt.Errorf("secret %q not found: %w", id, err)
+	case errors.Is(err, ErrAccessDenied):
+		return fmt.Errorf("not allowed to read secret %q (secretsmanager:GetSecretValue): %w", id, err)
+	default:
+		return fmt.Errorf("reading secret %q: %w", id, err)
+	}
+}
+
+// fail marks res as an error with a one-line reason free of the secrets.
+func (a *Agent) fail(res Result, err error, secrets ...Password) Result {
+	res.Status = StatusError
+	res.Reason = Reason(err, secrets...)
+	res.Err = &passError{reason: res.Reason, cause: err}
+	return res
+}
+
+// passError shows the scrubbed reason and keeps the cause for errors.Is, so
+// callers can tell throttling or an unreachable service from bad input.
+type passError struct {
+	reason string
+	cause  error
+}
+
+func (e *passError) Error() string { return e.reason }
+func (e *passError) Unwrap() error { return e.cause }
+
+// Reason renders err as a single line of at most MaxReasonLen characters,
+// with any secret material removed.
+func Reason(err error, secrets ...Password) string {
+	s := scrub(err.Error(), secrets...)
+	s = strings.Join(strings.Fields(s), " ")
+	return clip(s, MaxReasonLen)
+}

@@ -1,0 +1,157 @@
+package agent
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Tag keys, relative to the configured prefix.
+const (
+	TagSecret = "secret"
+	TagUser   = "user"
+	TagGroups = "groups"
+	// TagStatus and keys below it are the agent's own report.
+	TagStatus = "status"
+)
+
+// knownTags are the keys (after the prefix) the agent understands.
+var knownTags = map[string]bool{TagSecret: true, TagUser: true, TagGroups: true}
+
+// Settings are what the tags ask for, resolved against the config.
+type Settings struct {
+	Secret string
+	User   string
+	Groups []string
+	// Unknown lists tag keys with the prefix that the agent ignores.
+	Unknown []string
+}
+
+// Enabled reports whether the instance asks to be managed at all.
+func (s Settings) Enabled() bool { return s.Secret != "" }
+
+// ParseTags resolves tags (full keys, as returned by a TagSource) against
+// cfg. It only reads; guardrails that need the OS are in CheckUser and
+// CheckGroups.
+func ParseTags(tags map[string]string, cfg Config) (Settings, error) {
+	s := Settings{User: cfg.User}
+	for key, value := range tags {
+		name, ok := strings.CutPrefix(key, cfg.TagPrefix)
+		if !ok {
+			continue
+		}
+		switch {
+		case name == TagSecret:
+			s.Secret = strings.TrimSpace(value)
+		case name == TagUser:
+			s.User = strings.TrimSpace(value)
+		case name == TagGroups:
+			s.Groups = splitList(value)
+			if s.Groups == nil {
+				s.Groups = []string{} // present but empty: no groups
+			}
+		case name == TagStatus || strings.HasPrefix(name, TagStatus+":"):
+			// our own report
+		case knownTags[name]:
+		default:
+			s.Unknown = append(s.Unknown, key)
+		}
+	}
+	sort.Strings(s.Unknown)
+	if !s.Enabled() {
+		return s, nil
+	}
+	if err := ValidUserName(s.User); err != nil {
+		return s, fmt.Errorf("tag %s%s: %w", cfg.TagPrefix, TagUser, err)
+	}
+	return s, nil
+}
+
+// IsReportKey tells whether a tag key (after the prefix) is the agent's own
+// report, which a TagSource need not fetch.
+func IsReportKey(name string) bool {
+	return name == TagStatus || strings.HasPrefix(name, TagStatus+":")
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+var userNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+
+// ValidUserName checks a user or group name against the portable pattern.
+func ValidUserName(name string) error {
+	if !userNameRE.MatchString(name) {
+		return fmt.Errorf("%q is not a valid name (want %s)", clip(name, 40), userNameRE)
+	}
+	return nil
+}
+
+// adminGroups returns the distro's admin group(s) present on sys.
+func adminGroups(sys System) []string {
+	for _, g := range []string{"sudo", "wheel"} {
+		if slices.Contains(sys.Groups, g) {
+			return []string{g}
+		}
+	}
+	return nil
+}
+
+// ResolveGroups picks the groups the user joins and checks them against the
+// allow-list and the root's etc/group.
+func ResolveGroups(s Settings, cfg Config, sys System) ([]string, error) {
+	allowed := cfg.AllowedGroups
+	if len(allowed) == 0 {
+		allowed = adminGroups(sys)
+	}
+	groups := s.Groups
+	if groups == nil {
+		groups = cfg.Groups
+		if len(groups) == 0 {
+			groups = adminGroups(sys)
+		}
+		// The config's own list is the owner's choice: no allow-list check.
+		allowed = append(slices.Clone(allowed), groups...)
+	}
+	for _, g := range groups {
+		if !slices.Contains(allowed, g) {
+			return nil, fmt.Errorf("group %q is not on the allow-list (%s)", clip(g, 40), strings.Join(allowed, ","))
+		}
+		if !slices.Contains(sys.Groups, g) {
+			return nil, fmt.Errorf("group %q does not exist", g)
+		}
+	}
+	return groups, nil
+}
+
+// CheckUser applies the guardrails that need the account database: root only
+// with allow_root, and an existing account below UID_MIN only if listed.
+func CheckUser(name string, acct Account, exists bool, cfg Config, sys System) error {
+	if name == "root" {
+		if !cfg.AllowRoot {
+			return fmt.Errorf("user %q refused: set allow_root: true in the config to manage root", name)
+		}
+		return nil
+	}
+	if exists && acct.UID < sys.UIDMin && !slices.Contains(cfg.AllowSystemUsers, name) {
+		return fmt.Errorf("user %q refused: system account (UID %d < UID_MIN %d); list it in allow_system_users to manage it", name, acct.UID, sys.UIDMin)
+	}
+	return nil
+}
+
+// clip shortens s for a message to at most n runes.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
