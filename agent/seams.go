@@ -155,3 +155,44 @@ func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// SecretInfo describes a secret without its value.
+type SecretInfo struct {
+	ARN  string
+	Name string
+	// Versions maps each VersionId to its staging labels.
+	Versions map[string][]string
+	Tags     map[string]string
+}
+
+// NewSecret is what rotate mode creates for an instance.
+type NewSecret struct {
+	Name        string
+	Description string
+	KMSKeyID    string
+	Tags        map[string]string
+	// Token is the ClientRequestToken of the first version; Value its
+	// SecretString (it becomes AWSCURRENT).
+	Token string
+	Value Password
+}
+
+// SecretAdmin is the write side of the store, used by rotate mode.
+type SecretAdmin interface {
+	SecretStore
+	// GetSecretVersion returns one version by VersionId.
+	GetSecretVersion(ctx context.Context, id, versionID string) (SecretVersion, error)
+	DescribeSecret(ctx context.Context, id string) (SecretInfo, error)
+	// CreateSecret creates the secret with a first version. Creating one
+	// that exists wraps ErrSecretExists.
+	CreateSecret(ctx context.Context, in NewSecret) (SecretVersion, error)
+	// PutSecretValue stores value as version token with the given stages;
+	// repeating the same call is idempotent (Secrets Manager semantics).
+	PutSecretValue(ctx context.Context, id, token string, value Password, stages []string) (versionID string, err error)
+	// UpdateSecretVersionStage moves stage to moveTo (and off removeFrom
+	// when given); moveTo empty only removes it from removeFrom.
+	UpdateSecretVersionStage(ctx context.Context, id, stage, moveTo, removeFrom string) error
+}
+
+// ErrSecretExists: CreateSecret on a name that is taken.
+var ErrSecretExists = errors.New("secret already exists")
