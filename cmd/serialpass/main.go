@@ -26,6 +26,13 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"once", "run one pass and exit (0 when ready or disabled)", runOnce},
+		{"run", "run as a daemon: a pass now, then one per interval; SIGHUP runs one now", runRun},
+		{"install", "install and enable the systemd unit (tarball installs; packages do it themselves)", serviceAction("install")},
+		{"uninstall", "stop, disable and remove the unit that install wrote", serviceAction("uninstall")},
+		{"start", "start the serialpass service", serviceAction("start")},
+		{"stop", "stop the serialpass service", serviceAction("stop")},
+		{"restart", "restart the serialpass service", serviceAction("restart")},
+		{"service-status", "tell whether the service runs (exit 0 running, 3 stopped, 4 not installed)", serviceAction("status")},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,43 @@
+package daemon
+
+import (
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/serialpass/serialpass/agent"
+)
+
+// StatusLine renders a pass as the one-line STATUS= text systemctl status
+// shows, for example "ready: user=ec2-serial version=... at 2026-...Z".
+// secretTag names the tag that enables the agent ("serialpass:secret" when
+// empty).
+func StatusLine(res agent.Result, at time.Time, secretTag string) string {
+	if secretTag == "" {
+		secretTag = agent.DefaultConfig().TagPrefix + agent.TagSecret
+	}
+	stamp := at.UTC().Truncate(time.Second).Format(time.RFC3339)
+	var s string
+	switch {
+	case res.Err != nil:
+		s = "error: " + agent.Reason(res.Err) + " (at " + stamp + ")"
+	case res.Status == agent.StatusReady:
+		s = "ready: user=" + res.User + " version=" + res.VersionID + " at " + stamp
+	case res.Status == agent.StatusDisabled:
+		s = "disabled: no " + secretTag + " tag (at " + stamp + ")"
+	default:
+		s = res.Status + " (at " + stamp + ")"
+	}
+	// One line, whatever the fields hold.
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// requestID matches the per-request identifiers AWS SDK errors carry, which
+// differ on every retry of the same failure.
+var requestID = regexp.MustCompile(`(?i)request ?id: *[0-9a-z-]+`)
+
+// errorKey identifies a failure for "log it once": the reason without
+// per-request identifiers.
+func errorKey(reason string) string {
+	return requestID.ReplaceAllString(reason, "RequestID: -")
+}
