@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -248,10 +249,16 @@ type passError struct {
 func (e *passError) Error() string { return e.reason }
 func (e *passError) Unwrap() error { return e.cause }
 
+// requestID matches the per-request identifiers AWS errors carry; they
+// would make every retry of the same failure look new.
+var requestID = regexp.MustCompile(`(?i),? *request ?id: *[0-9a-z-]+`)
+
 // Reason renders err as a single line of at most MaxReasonLen characters,
-// with any secret material removed.
+// with any secret material and AWS request ids removed, so the same failure
+// always gives the same reason (and is reported once).
 func Reason(err error, secrets ...Password) string {
 	s := scrub(err.Error(), secrets...)
+	s = requestID.ReplaceAllString(s, "")
 	s = strings.Join(strings.Fields(s), " ")
 	return clip(s, MaxReasonLen)
 }

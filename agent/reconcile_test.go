@@ -223,6 +223,19 @@ func TestPassFailures(t *testing.T) {
 			t.Fatalf("retry = %+v, want reported", res)
 		}
 	})
+	t.Run("the same failure gives the same reason", func(t *testing.T) {
+		r := newRig(t, map[string]string{"serialpass:secret": "s"})
+		for i, id := range []string{"1b2c3d4e-aaaa-bbbb-cccc-0123456789ab", "9f8e7d6c-aaaa-bbbb-cccc-0123456789ab"} {
+			r.secrets.err = fmt.Errorf("operation error Secrets Manager: GetSecretValue, https response error StatusCode: 400, RequestID: %s, ThrottlingException: Rate exceeded: %w", id, ErrThrottled)
+			res := r.agent.Pass(context.Background())
+			if strings.Contains(res.Reason, id) || res.Reported != (i == 0) {
+				t.Errorf("pass %d: reason %q, reported %v", i, res.Reason, res.Reported)
+			}
+			if !errors.Is(res.Err, ErrThrottled) {
+				t.Errorf("err does not wrap ErrThrottled")
+			}
+		}
+	})
 	t.Run("reason is one line of at most 256 characters", func(t *testing.T) {
 		r := newRig(t, map[string]string{"serialpass:secret": "s"})
 		r.secrets.err = errors.New(strings.Repeat("very long\nmessage ", 50))
