@@ -1,3 +1,9 @@
+// Package console makes the serial console usable and keeps the managed
+// user's password there: login only on the serial port (pam_access and an
+// sshd drop-in), the kernel console and the serial getty, a check that the
+// applied password authenticates, and a secret-free banner. It edits files
+// under a root directory and runs programs only through an agent.Runner; it
+// knows nothing of AWS.
 package console
 
 import (

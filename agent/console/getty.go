@@ -8,11 +8,11 @@ import (
 
 // GettyState is what systemd's configuration says of serial-getty@<dev>.
 type GettyState struct {
-	Unit    string
-	Masked  bool // the instance or the template is linked to /dev/null
+	Unit   string
+	Masked bool // the instance or the template is linked to /dev/null
 	// MaskedUnits names the masked units (the instance, the template).
 	MaskedUnits []string
-	Enabled bool // wanted by getty.target or multi-user.target
+	Enabled     bool // wanted by getty.target or multi-user.target
 }
 
 // Getty inspects serial-getty@dev under the root. The unit may be neither
