@@ -33,6 +33,8 @@ func commands() []command {
 		{"stop", "stop the serialpass service", serviceAction("stop")},
 		{"restart", "restart the serialpass service", serviceAction("restart")},
 		{"service-status", "tell whether the service runs (exit 0 running, 3 stopped, 4 not installed)", serviceAction("status")},
+		{"status", "show the last pass from the state file (--json)", runStatus},
+		{"doctor", "check every prerequisite of a serial-console login (--json)", runDoctor},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/serialpass/serialpass/agent"
+	"github.com/serialpass/serialpass/agent/console"
+	"github.com/serialpass/serialpass/agent/console/consolecfg"
+	"github.com/serialpass/serialpass/agent/doctor"
+	"github.com/serialpass/serialpass/agent/imdsv2"
+	"github.com/serialpass/serialpass/agent/osexec"
+	"github.com/serialpass/serialpass/agent/secrets"
+)
+
+// doctorTimeout bounds the whole check-up: it must answer off EC2 too.
+const doctorTimeout = 60 * time.Second
+
+func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("doctor", "Check every prerequisite of a serial-console login: instance metadata, tags,\nrole, secret, CreateTags, account-level access, instance type, kernel\nconsole, getty, the user, console-only login. Exit 0 when nothing fails.", stderr)
+	opts := addCommonFlags(fs)
+	asJSON := fs.Bool("json", false, "print the checks as a JSON array")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	cfg, err := agent.LoadConfig(opts.configPath, opts.configPath == agent.DefaultConfigPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "serialpass doctor: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	d := &doctor.Doctor{
+		Config:  cfg,
+		Console: consoleOptions(cfg),
+		IMDS:    doctor.NewHTTPMetadata(),
+		Host:    console.New(opts.root, osexec.Runner{}),
+	}
+	wireDoctorAWS(ctx, d)
+	checks := d.Run(ctx)
+	if *asJSON {
+		err = doctor.WriteJSON(stdout, checks)
+	} else {
+		err = doctor.WriteTable(stdout, checks)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "serialpass doctor: %v\n", err)
+		return 1
+	}
+	if doctor.Failed(checks) {
+		return 1
+	}
+	return 0
+}
+
+// consoleOptions returns the config's console settings.
+// TODO(lead): return cfg's embedded consolecfg.Options once agent.Config has them.
+func consoleOptions(agent.Config) consolecfg.Options { return consolecfg.Options{} }
+
+// wireDoctorAWS sets up the Secrets Manager and EC2 clients, or says in
+// d.NoAWS why it cannot: without instance metadata there is neither a
+// region (unless AWS_REGION is set) nor role credentials worth waiting for.
+func wireDoctorAWS(ctx context.Context, d *doctor.Doctor) {
+	md := d.IMDS.(*doctor.HTTPMetadata)
+	if err := md.Token(ctx); err != nil {
+		d.NoAWS = errors.New("instance metadata is unreachable, so no region or role credentials")
+		return
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, imdsv2.RoleCredentials())
+	if err != nil {
+		d.NoAWS = fmt.Errorf("loading AWS configuration: %w", err)
+		return
+	}
+	if awsCfg.Region == "" {
+		region, err := md.Get(ctx, "placement/region")
+		if err != nil {
+			d.NoAWS = fmt.Errorf("no region: %w", err)
+			return
+		}
+		awsCfg.Region = strings.TrimSpace(region)
+	}
+	d.Secrets = secrets.New(awsCfg)
+	d.EC2, err = newDoctorEC2(awsCfg)
+	if err != nil {
+		d.NoAWS = err
+	}
+}
