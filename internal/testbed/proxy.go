@@ -1,0 +1,222 @@
+package testbed
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Proxy is a reverse proxy in front of an AWS API emulator that counts
+// requests per API action and can answer throttling errors instead of the
+// emulator. Actions are bare operation names ("GetSecretValue",
+// "CreateTags"): the part of X-Amz-Target after the dot for JSON
+// protocols, the Action form field for EC2's Query protocol. Methods that
+// take an action also accept the "secretsmanager.GetSecretValue" form.
+type Proxy struct {
+	url string
+
+	mu         sync.Mutex
+	counts     map[string]int
+	throttle   map[string]int
+	failUntil  map[string]time.Time
+	onRequest  func(action string)
+	onResponse func(action string, status int)
+}
+
+// NewProxy starts a proxy to target (a base URL such as Moto.Endpoint) on
+// a free loopback port; it stops when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatalf("parsing proxy target %q: %v", target, err)
+	}
+	p := &Proxy{
+		counts:    map[string]int{},
+		throttle:  map[string]int{},
+		failUntil: map[string]time.Time{},
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(u); r.Out.Host = r.In.Host },
+		ModifyResponse: func(resp *http.Response) error {
+			if f := p.responseHook(); f != nil {
+				f(proxyAction(resp.Request.Header), resp.StatusCode)
+			}
+			return nil
+		},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("starting proxy: %v", err)
+	}
+	srv := &http.Server{Handler: p.handler(rp), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	p.url = "http://" + l.Addr().String()
+	return p
+}
+
+// actionHeader carries the action from the handler to ModifyResponse.
+const actionHeader = "X-Serialpass-Testbed-Action"
+
+func (p *Proxy) handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		action, jsonProto, err := requestAction(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fault, hook := p.arrive(action)
+		if hook != nil {
+			hook(action)
+		}
+		if fault {
+			writeThrottle(w, action, jsonProto)
+			return
+		}
+		r.Header.Set(actionHeader, action)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestAction names the request's action, restoring a body it read.
+func requestAction(r *http.Request) (action string, jsonProto bool, err error) {
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		return bareAction(target), true, nil
+	}
+	if a := r.URL.Query().Get("Action"); a != "" {
+		return a, false, nil
+	}
+	if r.Body == nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return "", false, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return "", false, fmt.Errorf("reading request body: %w", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", false, fmt.Errorf("parsing form body: %w", err)
+	}
+	return form.Get("Action"), false, nil
+}
+
+func proxyAction(h http.Header) string { return h.Get(actionHeader) }
+
+// bareAction strips a service prefix: "secretsmanager.GetSecretValue"
+// becomes "GetSecretValue".
+func bareAction(a string) string { return a[strings.LastIndex(a, ".")+1:] }
+
+// arrive counts a request and decides whether to fault it.
+func (p *Proxy) arrive(action string) (fault bool, hook func(string)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.counts[action]++
+	switch {
+	case p.throttle[action] > 0:
+		p.throttle[action]--
+		fault = true
+	case time.Now().Before(p.failUntil[action]):
+		fault = true
+	}
+	return fault, p.onRequest
+}
+
+func (p *Proxy) responseHook() func(string, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.onResponse
+}
+
+// writeThrottle answers as the AWS API does when it throttles: a JSON
+// ThrottlingException for JSON protocols, a Query-protocol XML
+// RequestLimitExceeded for EC2.
+func writeThrottle(w http.ResponseWriter, action string, jsonProto bool) {
+	reqID := fmt.Sprintf("testbed-%d", time.Now().UnixNano())
+	w.Header().Set("X-Amzn-Requestid", reqID)
+	if jsonProto {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-Errortype", "ThrottlingException")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"__type":"ThrottlingException","message":"Rate exceeded (testbed proxy, %s)"}`, action)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded (testbed proxy, %s).</Message></Error></Errors><RequestID>%s</RequestID></Response>`, action, reqID)
+}
+
+// URL is the proxy's base URL, to use as an endpoint.
+func (p *Proxy) URL() string { return p.url }
+
+// Count returns how many requests for action arrived, faulted ones
+// included.
+func (p *Proxy) Count(action string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts[bareAction(action)]
+}
+
+// Counts returns a copy of every action's count.
+func (p *Proxy) Counts() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.counts))
+	for k, v := range p.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Reset zeroes the counts and cancels every fault; hooks stay.
+func (p *Proxy) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.counts)
+	clear(p.throttle)
+	clear(p.failUntil)
+}
+
+// Throttle answers the next n requests for action with a throttling error.
+// The SDK retries throttling errors (3 attempts by default): each retry is
+// a request.
+func (p *Proxy) Throttle(action string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.throttle[bareAction(action)] = n
+}
+
+// FailUntil answers every request for action with a throttling error until
+// the given time.
+func (p *Proxy) FailUntil(action string, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failUntil[bareAction(action)] = until
+}
+
+// OnRequest installs f, called with the action of every request as it
+// arrives, before it is faulted or forwarded. Pass nil to remove it.
+func (p *Proxy) OnRequest(f func(action string)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onRequest = f
+}
+
+// OnResponse installs f, called once the emulator has answered a request
+// and before the answer goes back to the client: the call has taken
+// effect, but the client does not know yet. Pass nil to remove it.
+func (p *Proxy) OnResponse(f func(action string, status int)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onResponse = f
+}
