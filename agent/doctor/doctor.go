@@ -57,8 +57,8 @@ type EC2 interface {
 	// CheckCreateTags calls CreateTags with DryRun: nil means allowed.
 	CheckCreateTags(ctx context.Context, instanceID string) error
 	// SerialConsoleAccess tells whether the account allows serial console
-	// access in this region.
-	SerialConsoleAccess(ctx context.Context) (bool, error)
+	// access in this region; known is false when the API gave no answer.
+	SerialConsoleAccess(ctx context.Context) (enabled, known bool, err error)
 }
 
 // Host is the local system (console.Console implements it).

@@ -51,8 +51,10 @@ type fakeEC2 struct {
 	sca             bool
 }
 
-func (f fakeEC2) CheckCreateTags(context.Context, string) error     { return f.tagsErr }
-func (f fakeEC2) SerialConsoleAccess(context.Context) (bool, error) { return f.sca, f.scaErr }
+func (f fakeEC2) CheckCreateTags(context.Context, string) error { return f.tagsErr }
+func (f fakeEC2) SerialConsoleAccess(context.Context) (bool, bool, error) {
+	return f.sca, f.scaErr == nil, f.scaErr
+}
 
 type fakeHost struct {
 	kernel  bool

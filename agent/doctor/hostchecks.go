@@ -57,9 +57,9 @@ func (d *Doctor) awsChecks(ctx context.Context, inst instance, add func(...Check
 	if d.EC2 == nil {
 		add(Check{Name: sca, Level: Warn, Why: "unknown: " + oneLine(d.NoAWS)})
 	} else {
-		on, err := d.EC2.SerialConsoleAccess(ctx)
+		on, known, err := d.EC2.SerialConsoleAccess(ctx)
 		switch {
-		case err != nil:
+		case err != nil || !known:
 			add(Check{Name: sca, Level: Warn, Why: "unknown: GetSerialConsoleAccessStatus: " + oneLine(err),
 				Fix: "check with aws ec2 get-serial-console-access-status (needs ec2:GetSerialConsoleAccessStatus)"})
 		case !on:

@@ -1,0 +1,264 @@
+// Package vm_test boots a Debian 12 VM with the freshly built serialpass
+// package, lets the agent set the console user's password from moto through
+// our IMDS emulator, and logs in on ttyS0 with that password, as a person
+// at the EC2 Serial Console would. Set SERIALPASS_SKIP_VM=1 to skip it.
+package vm_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/serialpass/serialpass/internal/testbed"
+)
+
+const (
+	user       = "ec2-serial"
+	secretName = "vm/serial-console"
+	instanceID = "i-0123456789abcdef0"
+	// budget bounds the boot, the login and the power-off.
+	budget = 4 * time.Minute
+)
+
+func TestSerialConsoleLogin(t *testing.T) {
+	if os.Getenv("SERIALPASS_SKIP_VM") == "1" {
+		t.Skip("SERIALPASS_SKIP_VM=1")
+	}
+	for _, tool := range []string{"qemu-system-x86_64", "mmdebstrap", "socat", "expect", "ssh", "mkfs.ext4", "dpkg", "chroot"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: apt-get install qemu-system-x86 mmdebstrap socat expect openssh-client e2fsprogs", tool)
+		}
+	}
+	repo := testbed.RepoRoot(t)
+	start := time.Now()
+	base := baseRoot(t)
+	deb := buildDeb(t, repo)
+	t.Logf("root and package ready after %s", time.Since(start).Round(time.Second))
+
+	moto := testbed.StartMoto(t)
+	pw := "Vm-" + randomHex(t, 12)
+	moto.CreateSecret(t, secretName, pw)
+	stored := readSecret(t, moto)
+	imds := startIMDS(t, repo, map[string]string{"serialpass:secret": secretName})
+
+	root := guestRoot(t, base, deb)
+	writeFile(t, filepath.Join(root, "etc/default/serialpass"),
+		"AWS_ENDPOINT_URL=http://169.254.169.253:4566\n")
+	img := diskImage(t, root)
+	vmlinuz, initrd := kernel(t, root)
+	t.Logf("disk ready after %s", time.Since(start).Round(time.Second))
+
+	dir := t.TempDir()
+	fwdIMDS := forwarder(t, dir, "fwd-imds", imds)
+	fwdAPI := forwarder(t, dir, "fwd-api", strings.TrimPrefix(moto.Endpoint, "http://"))
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte(stored), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshPort := freePort(t)
+	qemu := []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
+		"-kernel", vmlinuz, "-initrd", initrd,
+		"-append", "console=ttyS0,115200 root=/dev/vda rw panic=-1",
+		"-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot",
+		"-drive", "file=" + img + ",format=raw,if=virtio,cache=unsafe",
+		"-netdev", "user,id=n0,restrict=on,net=169.254.169.0/24,host=169.254.169.2," +
+			"guestfwd=tcp:169.254.169.254:80-cmd:" + fwdIMDS + "," +
+			"guestfwd=tcp:169.254.169.253:4566-cmd:" + fwdAPI + "," +
+			fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:22", sshPort),
+		"-device", "virtio-net-pci,netdev=n0"}
+
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	serialLog := filepath.Join(dir, "serial.log")
+	args := append([]string{"-f", filepath.Join(repo, "test/vm/testdata/login.exp"), user, pwFile, fmt.Sprint(sshPort)}, qemu...)
+	cmd := exec.CommandContext(ctx, "expect", args...)
+	log, err := os.Create(serialLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	bootStart := time.Now()
+	runErr := cmd.Run()
+	log.Close()
+	elapsed := time.Since(bootStart)
+	out, _ := os.ReadFile(serialLog)
+	text := string(out)
+	keepLog(t, serialLog)
+	if runErr != nil {
+		t.Fatalf("expect: %v after %s\n%s", runErr, elapsed.Round(time.Second), tail(text, 80))
+	}
+	t.Logf("VM: %s from boot to power-off; %s", elapsed.Round(time.Second), milestones(text))
+
+	checks := []struct{ what, re string }{
+		{"the banner line", `serialpass: ready user=` + user + ` secret=` + regexp.QuoteMeta(secretName) + ` version=[0-9a-f-]{8} at \d{4}-\d\d-\d\dT`},
+		{"id as the console user", `uid=\d+\(` + user + `\)`},
+		{"sudo rights", `\(ALL( : ALL)?\) ALL`},
+		{"the SSH refusal", `VMTEST-SSH-REFUSED`},
+	}
+	for _, c := range checks {
+		if !regexp.MustCompile(c.re).MatchString(text) {
+			t.Errorf("serial log lacks %s (%s)", c.what, c.re)
+		}
+	}
+	for _, bad := range []string{"Kernel panic", "serialpass: error", "Failed to start serialpass", "VMTEST-FAIL"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("serial log shows %q", bad)
+		}
+	}
+	if strings.Contains(text, stored) {
+		t.Error("the password appears in the serial log")
+	}
+	if got := moto.InstanceTags(t, instanceID)["serialpass:status"]; got != "ready" {
+		t.Errorf("serialpass:status tag in moto = %q, want ready", got)
+	}
+}
+
+// buildDeb runs packaging/build.sh for amd64 and returns the .deb.
+func buildDeb(t *testing.T, repo string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(repo, "bin/nfpm")); err != nil {
+		t.Fatalf("bin/nfpm not found: run 'make tools' (%v)", err)
+	}
+	dist := t.TempDir()
+	cmd := exec.Command(filepath.Join(repo, "packaging/build.sh"), dist)
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "ARCHES=amd64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("packaging/build.sh: %v\n%s", err, out)
+	}
+	debs, _ := filepath.Glob(filepath.Join(dist, "*amd64.deb"))
+	if len(debs) != 1 {
+		t.Fatalf("want one amd64 .deb in %s, got %q", dist, debs)
+	}
+	return debs[0]
+}
+
+// readSecret reads the password back from moto: what the person at the
+// console would look up.
+func readSecret(t *testing.T, m *testbed.Moto) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := secretsmanager.NewFromConfig(m.AWSConfig(t)).GetSecretValue(ctx,
+		&secretsmanager.GetSecretValueInput{SecretId: aws.String(secretName)})
+	if err != nil {
+		t.Fatalf("reading the secret from moto: %v", err)
+	}
+	return aws.ToString(out.SecretString)
+}
+
+// startIMDS builds and runs our IMDS emulator on a free loopback port and
+// returns its host:port.
+func startIMDS(t *testing.T, repo string, tags map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "imdsemu")
+	build := exec.Command("go", "build", "-o", bin, "./internal/imdsemu/cmd/imdsemu")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building imdsemu: %v\n%s", err, out)
+	}
+	tagsFile := filepath.Join(dir, "tags.json")
+	b, _ := json.Marshal(tags)
+	if err := os.WriteFile(tagsFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-instance-id", instanceID, "-region", testbed.MotoRegion, "-tags-file", tagsFile)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("imdsemu did not start: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "imdsemu listening on http://")
+	if !ok {
+		t.Fatalf("imdsemu said %q", line)
+	}
+	return addr
+}
+
+// forwarder writes the guestfwd command QEMU starts once per guest
+// connection: socat relaying to addr on the host.
+func forwarder(t *testing.T, dir, name, addr string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\nexec socat STDIO TCP:"+addr+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// milestones turns the script's VMTEST-NAME <ms> marks into offsets.
+func milestones(text string) string {
+	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|LOGGEDIN|SSH-REFUSED|POWEROFF) (\d+)`)
+	var first int64
+	var parts []string
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		var ms int64
+		fmt.Sscan(m[2], &ms)
+		if first == 0 {
+			first = ms
+		}
+		parts = append(parts, fmt.Sprintf("%s +%.1fs", strings.ToLower(m[1]), float64(ms-first)/1000))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// keepLog copies the serial log where CI can pick it up when asked.
+func keepLog(t *testing.T, p string) {
+	if dst := os.Getenv("SERIALPASS_VM_LOG"); dst != "" {
+		if data, err := os.ReadFile(p); err == nil {
+			_ = os.WriteFile(dst, data, 0o644)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
