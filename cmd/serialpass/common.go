@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"log/slog"
 
 	"github.com/serialpass/serialpass/agent"
 )
@@ -11,6 +12,8 @@ type commonOptions struct {
 	root       string
 	configPath string
 	verbose    bool
+	// logLevel is the command's default; -v lowers it to debug.
+	logLevel slog.Level
 }
 
 func addCommonFlags(fs *flag.FlagSet) *commonOptions {

@@ -67,7 +67,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: serialpass COMMAND [flags]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'serialpass COMMAND --help' for a command's flags.")
 }

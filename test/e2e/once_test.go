@@ -1,0 +1,140 @@
+package e2e_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/serialpass/serialpass/internal/testbed"
+)
+
+func TestOnceEndToEnd(t *testing.T) {
+	const pw1, pw2 = "Br3ak-Glass-0ne", "Br3ak-Glass-Tw0"
+	for _, tc := range []struct {
+		name   string
+		opts   []testbed.RootOption
+		scheme string
+	}{
+		{"sha512 root", nil, "$6$"},
+		{"yescrypt root", []testbed.RootOption{testbed.WithEncryptMethod("YESCRYPT")}, "$y$"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, nil, instanceID, map[string]string{"serialpass:secret": "fleet/console", "Name": "web-1"}, tc.opts...)
+			_, v1 := w.moto.CreateSecret(t, "fleet/console", `{"username":"ec2-serial","password":"`+pw1+`"}`)
+
+			code, out, errOut := w.once()
+			if code != 0 {
+				t.Fatalf("once exited %d: %s", code, errOut)
+			}
+			if line := w.passwdLine("ec2-serial"); !strings.HasSuffix(line, ":/home/ec2-serial:/bin/bash") {
+				t.Errorf("passwd line = %q", line)
+			}
+			if !strings.Contains(w.read("etc/group"), "sudo:x:27:ec2-serial") {
+				t.Errorf("ec2-serial is not in sudo:\n%s", w.read("etc/group"))
+			}
+			hash := testbed.ShadowHash(t, w.root, "ec2-serial")
+			if !strings.HasPrefix(hash, tc.scheme) || !testbed.VerifyPassword(t, hash, pw1) {
+				t.Fatalf("hash %.8s… does not verify the password (want scheme %s)", hash, tc.scheme)
+			}
+			tags := w.moto.InstanceTags(t, instanceID)
+			if tags["serialpass:status"] != "ready" || tags["serialpass:status:version"] != v1 || tags["serialpass:status:time"] == "" {
+				t.Errorf("tags = %v", tags)
+			}
+			state := w.read("var/lib/serialpass/state.json")
+			if fi, _ := os.Stat(filepath.Join(w.root, "var/lib/serialpass/state.json")); fi.Mode().Perm() != 0o600 {
+				t.Errorf("state mode = %v", fi.Mode())
+			}
+			tagText, _ := json.Marshal(tags)
+			noLeak(t, pw1, map[string]string{"stdout": out, "stderr": errOut, "state": state, "tags": string(tagText)})
+			noLeak(t, hash, map[string]string{"state": state, "tags": string(tagText)})
+
+			t.Run("second run changes nothing", func(t *testing.T) {
+				before := w.shadowSum()
+				w.proxy.Reset()
+				code, _, errOut := w.once()
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				if w.shadowSum() != before {
+					t.Error("etc/shadow changed")
+				}
+				if got := w.proxy.Counts(); got["GetSecretValue"] != 1 || got["CreateTags"] != 0 || len(got) != 1 {
+					t.Errorf("API calls = %v, want one GetSecretValue", got)
+				}
+			})
+			t.Run("new AWSCURRENT is applied", func(t *testing.T) {
+				v2 := w.moto.PutSecret(t, "fleet/console", pw2)
+				if code, _, errOut := w.once(); code != 0 {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				if !testbed.VerifyPassword(t, testbed.ShadowHash(t, w.root, "ec2-serial"), pw2) {
+					t.Error("new password does not verify")
+				}
+				if got := w.moto.InstanceTags(t, instanceID)["serialpass:status:version"]; got != v2 {
+					t.Errorf("version tag = %q, want %q", got, v2)
+				}
+			})
+		})
+	}
+}
+
+func TestOnceRefusesBadInput(t *testing.T) {
+	moto := testbed.StartMoto(t)
+	cases := []struct {
+		name   string
+		tags   map[string]string
+		secret string // "" = do not create it
+		want   string
+	}{
+		{"password with a newline", nil, "pw\nroot:x", "newline"},
+		{"empty password", nil, `{"password":""}`, "password is empty"},
+		{"2 KB password", nil, strings.Repeat("p", 2048), "more than 1024"},
+		{"user root", map[string]string{"serialpass:user": "root"}, "Passw0rd-root", "allow_root"},
+		{"user daemon", map[string]string{"serialpass:user": "daemon"}, "Passw0rd-daemon", "system account"},
+		{"user Bad Name", map[string]string{"serialpass:user": "Bad Name"}, "Passw0rd-bad", "not a valid name"},
+		{"user a;b", map[string]string{"serialpass:user": "a;b"}, "Passw0rd-semi", "not a valid name"},
+		{"user of 40 characters", map[string]string{"serialpass:user": strings.Repeat("u", 40)}, "Passw0rd-long", "not a valid name"},
+		{"JSON username differs", nil, `{"username":"alice","password":"Passw0rd-alice"}`, `for user "alice"`},
+		{"group off the allow-list", map[string]string{"serialpass:groups": "adm"}, "Passw0rd-adm", "not on the allow-list"},
+		{"secret does not exist", nil, "", "not found"},
+		{"malformed JSON", nil, `{"password":"Passw0rd-json"`, "not a valid JSON object"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "bad/" + strings.ReplaceAll(tc.name, " ", "-")
+			tags := map[string]string{"serialpass:secret": name}
+			for k, v := range tc.tags {
+				tags[k] = v
+			}
+			w := newWorld(t, moto, fmt.Sprintf("i-0bad%012x", i), tags)
+			if tc.secret != "" {
+				moto.CreateSecret(t, name, tc.secret)
+			}
+			before := w.shadowSum()
+			code, out, errOut := w.once()
+			if code != 1 {
+				t.Fatalf("exit %d, want 1 (stdout %q, stderr %q)", code, out, errOut)
+			}
+			if lines := strings.Count(strings.TrimSpace(errOut), "\n"); lines != 0 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr %q: want one line mentioning %q", errOut, tc.want)
+			}
+			if w.shadowSum() != before {
+				t.Error("etc/shadow changed")
+			}
+			if w.passwdLine("ec2-serial") != "" {
+				t.Error("a user was created")
+			}
+			tags2 := moto.InstanceTags(t, w.instance)
+			if tags2["serialpass:status"] != "error" || !strings.Contains(tags2["serialpass:status:reason"], tc.want) {
+				t.Errorf("tags = %v", tags2)
+			}
+			if len(tc.secret) > 8 {
+				tagText, _ := json.Marshal(tags2)
+				noLeak(t, strings.TrimSuffix(tc.secret, `"`), map[string]string{"stderr": errOut, "stdout": out, "tags": string(tagText)})
+			}
+		})
+	}
+}
