@@ -114,6 +114,12 @@ func (f *fakeAccounts) SetPassword(_ context.Context, name string, pw Password) 
 	return nil
 }
 
+func (f *fakeAccounts) Lock(_ context.Context, name string) error {
+	f.calls = append(f.calls, "Lock")
+	f.accounts[name].acct.Locked = true
+	return nil
+}
+
 func (f *fakeAccounts) Delete(_ context.Context, name string) error {
 	f.calls = append(f.calls, "Delete")
 	delete(f.accounts, name)

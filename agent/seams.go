@@ -110,7 +110,20 @@ type AccountManager interface {
 	SetPassword(ctx context.Context, name string, pw Password) error
 	// Delete removes an account this pass created (rollback only).
 	Delete(ctx context.Context, name string) error
+	// Lock disables password login for the account (time-limited access);
+	// the next SetPassword unlocks it.
+	Lock(ctx context.Context, name string) error
 }
+
+// Verifier checks a password against the account's stored hash the way a
+// login would (PAM's helper on the live system, crypt(3) under a root),
+// never passing it on argv. A mismatch wraps ErrWrongPassword.
+type Verifier interface {
+	Verify(ctx context.Context, user string, pw Password) error
+}
+
+// ErrWrongPassword: the password does not match the stored hash.
+var ErrWrongPassword = errors.New("password does not authenticate")
 
 // StatusReporter writes the outcome of a pass where operators can see it
 // (instance tags through ec2:CreateTags in production).

@@ -330,6 +330,19 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
+// Lock runs usermod --lock, which puts '!' before the hash: no password
+// login until the next chpasswd replaces the field.
+func (m *Manager) Lock(ctx context.Context, name string) error {
+	if err := agent.ValidUserName(name); err != nil {
+		return fmt.Errorf("locking user %q: %w", name, err)
+	}
+	argv := append([]string{"usermod"}, m.rootArgs()...)
+	if _, err := m.run.Run(ctx, nil, append(argv, "--lock", name)...); err != nil {
+		return fmt.Errorf("locking user %q: %w", name, err)
+	}
+	return nil
+}
+
 // checkNames validates a user name and group names before they reach argv.
 func checkNames(user string, groups []string) error {
 	if err := agent.ValidUserName(user); err != nil {
