@@ -22,5 +22,10 @@ test: build tools
 	go vet ./...
 	go test -count=1 -timeout 20m ./...
 
+# deb and rpm for amd64 and arm64 into dist/ (build.sh stamps a
+# Debian/RPM-safe version from git).
+package: tools
+	packaging/build.sh dist
+
 clean:
 	rm -rf bin dist
