@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -50,7 +49,7 @@ func (a *AEMM) LogPath() string { return a.log }
 // tags-instance-test); the listing takes one, the tag the other, so more
 // tags are not possible. It is killed when the test ends. The binary comes
 // from <repo>/bin (make tools) or PATH; without it the test fails.
-func StartAEMM(t testing.TB, tagKey, tagValue string) *AEMM {
+func StartAEMM(t TB, tagKey, tagValue string) *AEMM {
 	t.Helper()
 	bin := filepath.Join(RepoRoot(t), "bin", "ec2-metadata-mock")
 	if _, err := os.Stat(bin); err != nil {
@@ -128,7 +127,7 @@ func aemmConfig(tagKey, tagValue string) []byte {
 	return b
 }
 
-func startAEMM(t testing.TB, bin, cfgPath, logPath string) (*AEMM, error) {
+func startAEMM(t TB, bin, cfgPath, logPath string) (*AEMM, error) {
 	port, err := loopbackPort()
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"testing"
 )
 
 var serialpassBuild struct {
@@ -17,7 +16,7 @@ var serialpassBuild struct {
 
 // Serialpass builds cmd/serialpass once per test binary, as `make build`
 // does (static, trimmed), and returns the path of the executable.
-func Serialpass(t testing.TB) string {
+func Serialpass(t TB) string {
 	t.Helper()
 	b := &serialpassBuild
 	b.once.Do(func() {

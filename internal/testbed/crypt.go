@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os/exec"
 	"strings"
-	"testing"
 )
 
 // cryptCheckScript compares crypt(3) of the first stdin line, salted with
@@ -15,7 +14,7 @@ const cryptCheckScript = `chomp(my $p=<STDIN>); chomp(my $h=<STDIN>); exit(crypt
 // VerifyPassword reports whether password matches the crypt(3) hash, using
 // perl's crypt with both on stdin, never on argv. It fails the test if perl
 // is missing or errs.
-func VerifyPassword(t testing.TB, hash, password string) bool {
+func VerifyPassword(t TB, hash, password string) bool {
 	t.Helper()
 	perl, err := exec.LookPath("perl")
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,7 +40,7 @@ type Moto struct {
 
 // StartMoto starts moto_server on a free loopback port and waits until it
 // answers. It fails the test when moto_server is not installed.
-func StartMoto(t testing.TB) *Moto {
+func StartMoto(t TB) *Moto {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
@@ -60,7 +59,7 @@ func StartMoto(t testing.TB) *Moto {
 	return nil
 }
 
-func startMoto(t testing.TB, bin, logPath string) (*Moto, error) {
+func startMoto(t TB, bin, logPath string) (*Moto, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -128,7 +127,7 @@ func (m *Moto) LogPath() string { return m.log }
 // AWSConfig is a client configuration for moto: static test credentials,
 // region us-east-1, every service at Endpoint. It reads no environment
 // and no shared config files.
-func (m *Moto) AWSConfig(t testing.TB) aws.Config {
+func (m *Moto) AWSConfig(t TB) aws.Config {
 	t.Helper()
 	return MotoConfigAt(m.Endpoint)
 }
@@ -157,11 +156,11 @@ func MotoEnvAt(endpoint string) []string {
 	}
 }
 
-func (m *Moto) secrets(t testing.TB) *secretsmanager.Client {
+func (m *Moto) secrets(t TB) *secretsmanager.Client {
 	return secretsmanager.NewFromConfig(m.AWSConfig(t))
 }
 
-func motoCtx(t testing.TB) context.Context {
+func motoCtx(t TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -169,7 +168,7 @@ func motoCtx(t testing.TB) context.Context {
 
 // CreateSecret creates secret name holding value and returns its ARN and
 // the first VersionId.
-func (m *Moto) CreateSecret(t testing.TB, name, value string) (arn, versionID string) {
+func (m *Moto) CreateSecret(t TB, name, value string) (arn, versionID string) {
 	t.Helper()
 	out, err := m.secrets(t).CreateSecret(motoCtx(t), &secretsmanager.CreateSecretInput{
 		Name: aws.String(name), SecretString: aws.String(value),
@@ -185,7 +184,7 @@ func (m *Moto) CreateSecret(t testing.TB, name, value string) (arn, versionID st
 // leaves AWSCURRENT on the old version too (its default version goes
 // stale); PutSecret then takes it off there, which also leaves AWSPREVIOUS
 // on that version, as Secrets Manager would.
-func (m *Moto) PutSecret(t testing.TB, name, value string) (versionID string) {
+func (m *Moto) PutSecret(t TB, name, value string) (versionID string) {
 	t.Helper()
 	ctx, c := motoCtx(t), m.secrets(t)
 	out, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
@@ -210,7 +209,7 @@ func (m *Moto) PutSecret(t testing.TB, name, value string) (versionID string) {
 }
 
 // SecretStages maps each VersionId of secret name to its staging labels.
-func (m *Moto) SecretStages(t testing.TB, name string) map[string][]string {
+func (m *Moto) SecretStages(t TB, name string) map[string][]string {
 	t.Helper()
 	out, err := m.secrets(t).DescribeSecret(motoCtx(t), &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	if err != nil {
@@ -220,7 +219,7 @@ func (m *Moto) SecretStages(t testing.TB, name string) map[string][]string {
 }
 
 // InstanceTags returns the tags moto holds for instanceID.
-func (m *Moto) InstanceTags(t testing.TB, instanceID string) map[string]string {
+func (m *Moto) InstanceTags(t TB, instanceID string) map[string]string {
 	t.Helper()
 	c := ec2.NewFromConfig(m.AWSConfig(t))
 	in := &ec2.DescribeTagsInput{Filters: []ec2types.Filter{{Name: aws.String("resource-id"), Values: []string{instanceID}}}}

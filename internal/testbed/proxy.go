@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -33,7 +32,7 @@ type Proxy struct {
 
 // NewProxy starts a proxy to target (a base URL such as Moto.Endpoint) on
 // a free loopback port; it stops when the test ends.
-func NewProxy(t testing.TB, target string) *Proxy {
+func NewProxy(t TB, target string) *Proxy {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {

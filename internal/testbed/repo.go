@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // modulePath is the main module; tools/ has a module of its own.
@@ -14,7 +13,7 @@ const modulePath = "github.com/serialpass/serialpass"
 // RepoRoot returns the directory holding the go.mod of module
 // github.com/serialpass/serialpass, walking up from the working directory
 // (a test's working directory is its package directory).
-func RepoRoot(t testing.TB) string {
+func RepoRoot(t TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {

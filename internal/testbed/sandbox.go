@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // RootOption changes the root NewRoot builds.
@@ -43,7 +42,7 @@ func WithUser(name string, uid int) RootOption {
 // accepts: etc/passwd, shadow (0640), group, gshadow (0640), login.defs,
 // shells with empty executable bin/bash and bin/sh, etc/skel and home/. It
 // has no PAM configuration, so chpasswd --root needs -c there.
-func NewRoot(t testing.TB, opts ...RootOption) string {
+func NewRoot(t TB, opts ...RootOption) string {
 	t.Helper()
 	spec := sandboxSpec{adminGroup: "sudo", encryptMethod: "SHA512"}
 	for _, o := range opts {
@@ -138,7 +137,7 @@ func sandboxLines(ls []string) string { return strings.Join(ls, "\n") + "\n" }
 
 // ShadowHash returns the password field of user in root's etc/shadow; it
 // fails the test if the user has no entry.
-func ShadowHash(t testing.TB, root, user string) string {
+func ShadowHash(t TB, root, user string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, "etc", "shadow"))
 	if err != nil {
@@ -155,7 +154,7 @@ func ShadowHash(t testing.TB, root, user string) string {
 
 // FileSum returns the hex SHA-256 of the file's bytes, for "left
 // byte-identical" assertions.
-func FileSum(t testing.TB, path string) string {
+func FileSum(t TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
