@@ -110,7 +110,12 @@ func (a *Agent) reconcile(ctx context.Context, st *State) Result {
 	if !set.Enabled() {
 		return Result{Status: StatusDisabled}
 	}
+	// Until a new version is applied, the version reported is the one
+	// live locally (none on a first pass).
 	res := Result{User: set.User, Secret: set.Secret}
+	if st.Applied.User == set.User {
+		res.VersionID = st.Applied.VersionID
+	}
 	if err != nil {
 		return a.fail(res, err)
 	}
@@ -137,10 +142,9 @@ func (a *Agent) reconcile(ctx context.Context, st *State) Result {
 	if err != nil {
 		return a.fail(res, secretError(set.Secret, err))
 	}
-	res.VersionID = sv.VersionID
 	pw, err := ParseSecret(sv.Value, set.User)
 	if err != nil {
-		return a.fail(res, fmt.Errorf("secret %q: %w", set.Secret, err))
+		return a.fail(res, fmt.Errorf("secret %q version %s: %w", set.Secret, shortID(sv.VersionID), err))
 	}
 	missing := missingGroups(acct.Groups, groups)
 	if exists && !acct.Locked && len(missing) == 0 && st.Applied == (Applied{
@@ -150,6 +154,7 @@ func (a *Agent) reconcile(ctx context.Context, st *State) Result {
 		res.Status = StatusReady
 		return res
 	}
+	res.VersionID = sv.VersionID
 	if err := a.apply(ctx, set.User, exists, AccountSpec{Name: set.User, Groups: groups, Shell: shell}, missing, pw); err != nil {
 		return a.fail(res, err, pw)
 	}
@@ -207,6 +212,15 @@ func (a *Agent) pickShell(sys System) (string, error) {
 		return sys.Shells[0], nil
 	}
 	return "", errors.New("no login shell found in the root")
+}
+
+// shortID is the first 8 characters of a VersionId, enough to tell
+// versions apart in a reason or a banner.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }
 
 func missingGroups(have, want []string) []string {

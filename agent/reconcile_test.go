@@ -82,6 +82,17 @@ func TestPassHappyPathAndIdempotence(t *testing.T) {
 			t.Errorf("password not updated")
 		}
 	})
+	t.Run("a bad new version keeps reporting the live one", func(t *testing.T) {
+		r.secrets.put("fleet/console", "v3-0123456789", "bad\nroot:x")
+		res := r.agent.Pass(context.Background())
+		if res.OK() || res.VersionID != "v2" || !strings.Contains(res.Reason, `version v3-01234:`) {
+			t.Fatalf("pass = %+v, want error, version v2, reason naming v3-01234", res)
+		}
+		if a.pw != "another password" {
+			t.Errorf("password changed")
+		}
+		r.secrets.put("fleet/console", "v2", "another password")
+	})
 	t.Run("a local change is repaired", func(t *testing.T) {
 		a.acct.Fingerprint = "changed by hand"
 		res := r.agent.Pass(context.Background())
