@@ -92,6 +92,9 @@ func TestPassHappyPathAndIdempotence(t *testing.T) {
 			t.Errorf("password changed")
 		}
 		r.secrets.put("fleet/console", "v2", "another password")
+		if res := r.agent.Pass(context.Background()); !res.OK() || res.Changed || !res.Reported {
+			t.Fatalf("back to v2: %+v, want ready again, reported, unchanged", res)
+		}
 	})
 	t.Run("a local change is repaired", func(t *testing.T) {
 		a.acct.Fingerprint = "changed by hand"
