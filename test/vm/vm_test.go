@@ -99,10 +99,11 @@ func TestSerialConsoleLogin(t *testing.T) {
 	out, _ := os.ReadFile(serialLog)
 	text := string(out)
 	keepLog(t, serialLog)
+	t.Logf("VM milestones: %s", milestones(text))
 	if runErr != nil {
 		t.Fatalf("expect: %v after %s\n%s", runErr, elapsed.Round(time.Second), tail(text, 80))
 	}
-	t.Logf("VM: %s from boot to power-off; %s", elapsed.Round(time.Second), milestones(text))
+	t.Logf("VM: %s from boot to power-off", elapsed.Round(time.Second))
 
 	checks := []struct{ what, re string }{
 		{"the banner line", `serialpass: ready user=` + user + ` secret=` + regexp.QuoteMeta(secretName) + ` version=[0-9a-f-]{8} at \d{4}-\d\d-\d\dT`},
