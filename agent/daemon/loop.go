@@ -161,9 +161,10 @@ func (l *Loop) finish(res agent.Result, st *loopState) time.Duration {
 	if res.Err != nil {
 		st.failures++
 		delay = l.jitter(l.backoff(res.Err, st.failures))
-		reason := agent.Reason(res.Err)
-		if key := errorKey(reason); key != st.errKey {
-			st.errKey = key
+		// agent.Reason drops AWS request ids: a retry of the same failure
+		// gives the same reason.
+		if reason := agent.Reason(res.Err); reason != st.errKey {
+			st.errKey = reason
 			l.Log.Warn("pass failed", "reason", reason, "retry_in", delay.Round(time.Second))
 		} else {
 			l.Log.Debug("pass failed again", "failures", st.failures, "retry_in", delay.Round(time.Second))

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"regexp"
 	"strings"
 	"time"
 
@@ -30,14 +29,4 @@ func StatusLine(res agent.Result, at time.Time, secretTag string) string {
 	}
 	// One line, whatever the fields hold.
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// requestID matches the per-request identifiers AWS SDK errors carry, which
-// differ on every retry of the same failure.
-var requestID = regexp.MustCompile(`(?i)request ?id: *[0-9a-z-]+`)
-
-// errorKey identifies a failure for "log it once": the reason without
-// per-request identifiers.
-func errorKey(reason string) string {
-	return requestID.ReplaceAllString(reason, "RequestID: -")
 }
