@@ -40,6 +40,23 @@ type Config struct {
 	BootTimeout Duration `yaml:"boot_timeout"`
 	// Interval between passes of the daemon.
 	Interval Duration `yaml:"interval"`
+
+	// Rotate mode (tag serialpass:mode=rotate); see rotate.go.
+	// SecretTemplate names the per-instance secret when no secret tag is
+	// set; "{instance-id}" is replaced (also in the secret tag).
+	SecretTemplate string `yaml:"secret_template"`
+	// PasswordLength and PasswordAlphabet shape generated passwords.
+	PasswordLength   int    `yaml:"password_length"`
+	PasswordAlphabet string `yaml:"password_alphabet"`
+	// MaxAge is the oldest a password may get (the max-age tag wins).
+	MaxAge Duration `yaml:"max_age"`
+	// RotateAfterUse is the grace delay after a login session of the user
+	// ends before the password is rotated; 0 turns it off.
+	RotateAfterUse Duration `yaml:"rotate_after_use"`
+	// KMSKeyID and SecretDescription are used when the agent creates the
+	// secret; "{instance-id}" is replaced in the description.
+	KMSKeyID          string `yaml:"kms_key_id"`
+	SecretDescription string `yaml:"secret_description"`
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -49,6 +66,13 @@ func DefaultConfig() Config {
 		User:        "ec2-serial",
 		BootTimeout: Duration(5 * time.Minute),
 		Interval:    Duration(15 * time.Minute),
+
+		SecretTemplate:    "serialpass/{instance-id}",
+		PasswordLength:    24,
+		PasswordAlphabet:  DefaultAlphabet,
+		MaxAge:            Duration(30 * 24 * time.Hour),
+		RotateAfterUse:    Duration(time.Hour),
+		SecretDescription: "Serial console password of {instance-id}, rotated by serialpass",
 	}
 }
 
@@ -99,7 +123,7 @@ func (c Config) validate() error {
 	if c.Interval <= 0 {
 		return errors.New("interval must be positive")
 	}
-	return nil
+	return c.validateRotate()
 }
 
 // Duration is a time.Duration that also accepts whole days ("30d").

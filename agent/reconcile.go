@@ -16,6 +16,10 @@ const (
 	StatusReady    = "ready"
 	StatusError    = "error"
 	StatusDisabled = "disabled"
+	// StatusRotating: a rotation is open (rotate mode).
+	StatusRotating = "rotating"
+	// StatusExpired: enable-until has passed; the password is locked.
+	StatusExpired = "expired"
 )
 
 // MaxReasonLen bounds the reason tag, in characters.
@@ -33,6 +37,13 @@ type Agent struct {
 	State    StateStore
 	Clock    Clock
 	Log      *slog.Logger
+
+	// Rotate mode only (rotate.go): the store's write side, a check of
+	// the local hash, and the user's login sessions (nil: no post-use
+	// rotation).
+	Admin    SecretAdmin
+	Verifier Verifier
+	Sessions SessionSource
 }
 
 // Result is the outcome of one pass.
@@ -49,6 +60,12 @@ type Result struct {
 	Reported bool
 	// Err is set when the pass failed, reporting included.
 	Err error
+	// Mode is the tag's mode (ModePull or ModeRotate) of an enabled pass.
+	Mode string
+	// Rotated is true when the pass completed a rotation.
+	Rotated bool
+	// LastLogin is the user's latest login (rotate mode), reported.
+	LastLogin time.Time
 }
 
 // OK reports whether the pass should exit zero.
@@ -58,6 +75,15 @@ func (r Result) OK() bool { return r.Err == nil }
 // account in line, remember what was applied, and report when the reported
 // status changes.
 func (a *Agent) Pass(ctx context.Context) Result {
+	if l, ok := a.State.(Locker); ok {
+		// One pass at a time per state file: `rotate`, `once` and the
+		// daemon never interleave the steps of a rotation.
+		unlock, err := l.Lock(ctx)
+		if err != nil {
+			return a.fail(Result{}, err)
+		}
+		defer unlock()
+	}
 	st, err := a.State.Load()
 	if err != nil {
 		// A lost state costs one redundant chpasswd and report, nothing more.
@@ -70,7 +96,7 @@ func (a *Agent) Pass(ctx context.Context) Result {
 		return res
 	}
 	now := a.Clock.Now().UTC().Truncate(time.Second)
-	rep := Report{Status: res.Status, VersionID: res.VersionID, Reason: res.Reason, Time: now}
+	rep := Report{Status: res.Status, VersionID: res.VersionID, Reason: res.Reason, Time: now, LastLogin: res.LastLogin}
 	st.LastPass = rep
 	if !rep.same(st.Reported) {
 		if err := a.Reporter.Report(ctx, a.Identity.InstanceID, a.ReportTags(rep)); err != nil {
@@ -89,12 +115,16 @@ func (a *Agent) Pass(ctx context.Context) Result {
 // ReportTags renders a report as instance tags.
 func (a *Agent) ReportTags(r Report) map[string]string {
 	p := a.Config.TagPrefix + TagStatus
-	return map[string]string{
+	tags := map[string]string{
 		p:              r.Status,
 		p + ":version": r.VersionID,
 		p + ":time":    r.Time.UTC().Format(time.RFC3339),
 		p + ":reason":  r.Reason,
 	}
+	if !r.LastLogin.IsZero() {
+		tags[p+":last-login"] = r.LastLogin.UTC().Format(time.RFC3339)
+	}
+	return tags
 }
 
 // reconcile decides and applies; it never reports.
@@ -112,7 +142,7 @@ func (a *Agent) reconcile(ctx context.Context, st *State) Result {
 	}
 	// Until a new version is applied, the version reported is the one
 	// live locally (none on a first pass).
-	res := Result{User: set.User, Secret: set.Secret}
+	res := Result{User: set.User, Secret: set.Secret, Mode: set.Mode}
 	if st.Applied.User == set.User {
 		res.VersionID = st.Applied.VersionID
 	}
@@ -137,6 +167,13 @@ func (a *Agent) reconcile(ctx context.Context, st *State) Result {
 	shell, err := a.pickShell(sys)
 	if err != nil {
 		return a.fail(res, err)
+	}
+	tg := target{set: set, acct: acct, exists: exists, groups: groups, shell: shell}
+	if set.Mode == ModeRotate {
+		return a.reconcileRotate(ctx, st, res, tg)
+	}
+	if r, done := a.expire(ctx, st, res, tg); done {
+		return r
 	}
 	sv, err := a.Secrets.GetSecret(ctx, set.Secret, StageCurrent)
 	if err != nil {

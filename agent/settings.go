@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Tag keys, relative to the configured prefix.
@@ -13,30 +14,56 @@ const (
 	TagSecret = "secret"
 	TagUser   = "user"
 	TagGroups = "groups"
+	// TagMode is "pull" (default) or "rotate"; see rotate.go.
+	TagMode = "mode"
+	// TagMaxAge bounds a rotate-mode password's age (Go duration or "Nd").
+	TagMaxAge = "max-age"
+	// TagRotate holds a nonce: each new value asks for one rotation.
+	TagRotate = "rotate"
+	// TagEnableUntil is an RFC 3339 time after which the password is
+	// locked (both modes).
+	TagEnableUntil = "enable-until"
 	// TagStatus and keys below it are the agent's own report.
 	TagStatus = "status"
 )
 
 // knownTags are the keys (after the prefix) the agent understands.
-var knownTags = map[string]bool{TagSecret: true, TagUser: true, TagGroups: true}
+var knownTags = map[string]bool{TagSecret: true, TagUser: true, TagGroups: true,
+	TagMode: true, TagMaxAge: true, TagRotate: true, TagEnableUntil: true}
+
+// Modes of operation (tag TagMode).
+const (
+	ModePull   = "pull"
+	ModeRotate = "rotate"
+)
 
 // Settings are what the tags ask for, resolved against the config.
 type Settings struct {
 	Secret string
 	User   string
 	Groups []string
+	// Mode is ModePull or ModeRotate.
+	Mode string
+	// MaxAge is the max-age tag (zero: the config's max_age).
+	MaxAge time.Duration
+	// RotateNonce is the rotate tag's value.
+	RotateNonce string
+	// EnableUntil is the enable-until tag (zero: no limit).
+	EnableUntil time.Time
 	// Unknown lists tag keys with the prefix that the agent ignores.
 	Unknown []string
 }
 
-// Enabled reports whether the instance asks to be managed at all.
-func (s Settings) Enabled() bool { return s.Secret != "" }
+// Enabled reports whether the instance asks to be managed at all: a secret
+// tag, or rotate mode (whose secret defaults to the config's template).
+func (s Settings) Enabled() bool { return s.Secret != "" || s.Mode == ModeRotate }
 
 // ParseTags resolves tags (full keys, as returned by a TagSource) against
 // cfg. It only reads; guardrails that need the OS are in CheckUser and
 // CheckGroups.
 func ParseTags(tags map[string]string, cfg Config) (Settings, error) {
-	s := Settings{User: cfg.User}
+	s := Settings{User: cfg.User, Mode: ModePull}
+	var errs []error
 	for key, value := range tags {
 		name, ok := strings.CutPrefix(key, cfg.TagPrefix)
 		if !ok {
@@ -52,6 +79,30 @@ func ParseTags(tags map[string]string, cfg Config) (Settings, error) {
 			if s.Groups == nil {
 				s.Groups = []string{} // present but empty: no groups
 			}
+		case name == TagMode:
+			s.Mode = strings.TrimSpace(value)
+			if s.Mode != ModePull && s.Mode != ModeRotate {
+				errs = append(errs, fmt.Errorf("tag %s: %q is not %q or %q", key, clip(s.Mode, 40), ModePull, ModeRotate))
+			}
+		case name == TagMaxAge:
+			d, err := ParseDuration(value)
+			if err == nil && d <= 0 {
+				err = fmt.Errorf("invalid duration %q", value)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tag %s: %w", key, err))
+			}
+			s.MaxAge = d
+		case name == TagRotate:
+			s.RotateNonce = strings.TrimSpace(value)
+		case name == TagEnableUntil:
+			if v := strings.TrimSpace(value); v != "" {
+				t, err := time.Parse(time.RFC3339, v)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("tag %s: %q is not an RFC 3339 time", key, clip(v, 40)))
+				}
+				s.EnableUntil = t
+			}
 		case name == TagStatus || strings.HasPrefix(name, TagStatus+":"):
 			// our own report
 		case knownTags[name]:
@@ -66,7 +117,16 @@ func ParseTags(tags map[string]string, cfg Config) (Settings, error) {
 	if err := ValidUserName(s.User); err != nil {
 		return s, fmt.Errorf("tag %s%s: %w", cfg.TagPrefix, TagUser, err)
 	}
+	if len(errs) > 0 {
+		sortErrs(errs)
+		return s, errs[0]
+	}
 	return s, nil
+}
+
+// sortErrs orders errors by text, so map order never changes the reason.
+func sortErrs(errs []error) {
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 }
 
 // IsReportKey tells whether a tag key (after the prefix) is the agent's own

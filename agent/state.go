@@ -23,6 +23,49 @@ type State struct {
 	Reported Report `json:"reported"`
 	// LastPass is the outcome of the most recent pass, for `status`.
 	LastPass Report `json:"last_pass"`
+
+	// Rotate mode (rotate.go). Rotation is the rotation left open, nil
+	// when none is: it is saved before any AWS call of a rotation.
+	Rotation *Rotation `json:"rotation,omitempty"`
+	// LastRotation is when the live password was generated (or adopted).
+	LastRotation time.Time `json:"last_rotation,omitzero"`
+	// RotateNonce is the rotate tag's value seen at the last rotation.
+	RotateNonce string `json:"rotate_nonce,omitempty"`
+	// RotateRequested is set by `serialpass rotate`, cleared by the
+	// rotation that honours it.
+	RotateRequested time.Time `json:"rotate_requested,omitzero"`
+	// LastLogin is the start of the managed user's latest login session.
+	LastLogin time.Time `json:"last_login,omitzero"`
+	// Expired is true while the password is locked by enable-until.
+	Expired bool `json:"expired,omitempty"`
+}
+
+// Rotation phases, in protocol order.
+const (
+	// PhaseCreate: CreateSecret with Token may have been sent.
+	PhaseCreate = "create"
+	// PhaseRecorded: PutSecretValue with Token may have been sent.
+	PhaseRecorded = "recorded"
+	// PhasePending: version Token holds AWSPENDING.
+	PhasePending = "pending"
+	// PhaseApplied: the local password is version Token's.
+	PhaseApplied = "applied"
+	// PhaseCurrent: AWSCURRENT is on version Token; AWSPENDING may remain.
+	PhaseCurrent = "current"
+)
+
+// Rotation records a rotation in progress. It holds no password: until
+// the version exists the password may be lost with the process, after
+// that Secrets Manager holds it.
+type Rotation struct {
+	Secret string `json:"secret"`
+	User   string `json:"user"`
+	// Token is the ClientRequestToken, which becomes the VersionId.
+	Token string `json:"token"`
+	// From is the version that held AWSCURRENT when the rotation began.
+	From    string    `json:"from,omitempty"`
+	Phase   string    `json:"phase"`
+	Started time.Time `json:"started"`
 }
 
 // Applied records which secret version is live locally.
@@ -40,11 +83,14 @@ type Report struct {
 	VersionID string    `json:"version_id,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 	Time      time.Time `json:"time,omitzero"`
+	// LastLogin is reported in rotate mode only.
+	LastLogin time.Time `json:"last_login,omitzero"`
 }
 
 // same compares what is reported, not when.
 func (r Report) same(o Report) bool {
-	return r.Status == o.Status && r.VersionID == o.VersionID && r.Reason == o.Reason
+	return r.Status == o.Status && r.VersionID == o.VersionID && r.Reason == o.Reason &&
+		r.LastLogin.Equal(o.LastLogin)
 }
 
 // StateStore loads and saves State.

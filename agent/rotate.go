@@ -1,0 +1,407 @@
+package agent
+
+// Rotate mode: the LAPS model. Each instance owns a secret of its own
+// (secret_template, "serialpass/{instance-id}"), creates it when missing,
+// generates its password locally and rotates it with Secrets Manager's
+// staging labels, so AWS tooling and people see where a rotation stands:
+//
+//  1. record the new version's ClientRequestToken in the state file;
+//  2. PutSecretValue(token, [AWSPENDING]);
+//  3. set the password locally and check that the new hash verifies it;
+//  4. UpdateSecretVersionStage: AWSCURRENT to the new version (removed
+//     from the old one, which becomes AWSPREVIOUS), then AWSPENDING off
+//     the new version;
+//  5. report ready with the new VersionId.
+//
+// THE INVARIANT, kept by that order and restored by resolve at the start
+// of every pass: at every instant, the local password is the one in
+// AWSCURRENT, or the one in AWSPENDING while the instance's status is
+// `rotating` (a Rotation is recorded in the state file). The password is
+// never set locally before its version exists in the store (step 2 before
+// 3), and AWSCURRENT never moves before the local hash verifies the new
+// password (3 before 4). A crash anywhere leaves a recorded token: the
+// next pass asks the store what exists (DescribeSecret), never re-sends a
+// PutSecretValue for a token that has a version, and rolls forward.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// target is the account a pass works on, as the pull checks resolved it.
+type target struct {
+	set    Settings
+	acct   Account
+	exists bool
+	groups []string
+	shell  string
+}
+
+func (t target) spec() AccountSpec {
+	return AccountSpec{Name: t.set.User, Groups: t.groups, Shell: t.shell}
+}
+
+// labels tells which version holds each staging label.
+type labels struct {
+	current, pending string
+	versions         map[string][]string
+}
+
+func labelsOf(info SecretInfo) labels {
+	l := labels{versions: info.Versions}
+	for id, stages := range info.Versions {
+		if slices.Contains(stages, StageCurrent) {
+			l.current = id
+		}
+		if slices.Contains(stages, StagePending) {
+			l.pending = id
+		}
+	}
+	return l
+}
+
+// reconcileRotate is the pass of rotate mode. Steady state costs one
+// DescribeSecret and nothing else.
+func (a *Agent) reconcileRotate(ctx context.Context, st *State, res Result, t target) Result {
+	if a.Admin == nil || a.Verifier == nil {
+		return a.fail(res, errors.New("rotate mode is not available in this build (no secret admin or verifier)"))
+	}
+	name := a.secretName(t.set)
+	res.Secret = name
+	sessions := a.sessions(ctx, st, t.set.User)
+	res.LastLogin = st.LastLogin
+	wasExpired := st.Expired
+	if r := st.Rotation; r != nil && (r.Secret != name || r.User != t.set.User) {
+		a.Log.Warn("dropping a rotation of another secret or user: the tags changed", "secret", r.Secret, "user", r.User)
+		st.Rotation = nil
+	}
+	info, err := a.Admin.DescribeSecret(ctx, name)
+	if errors.Is(err, ErrSecretNotFound) {
+		if r, done := a.expire(ctx, st, res, t); done {
+			return r
+		}
+		return a.create(ctx, st, res, t, name)
+	}
+	if err != nil {
+		return a.failRotate(st, res, fmt.Errorf("describing secret %q: %w", name, err))
+	}
+	lb := labelsOf(info)
+	if st.Rotation != nil || lb.pending != "" {
+		if lb, err = a.resolve(ctx, st, &res, &t, name, lb); err != nil {
+			return a.failRotate(st, res, err)
+		}
+	}
+	if r, done := a.expire(ctx, st, res, t); done {
+		return r
+	}
+	if wasExpired {
+		// Access re-enabled: whoever had the password must not keep it.
+		st.RotateRequested = a.Clock.Now().UTC()
+	}
+	if why := a.rotationDue(st, t, name, lb, sessions); why != "" {
+		return a.rotate(ctx, st, res, t, name, lb.current, why)
+	}
+	return a.ensureCurrent(ctx, st, res, t, name, lb.current)
+}
+
+// failRotate fails the pass; with a rotation open the status stays
+// `rotating` (the reason says what failed), as the invariant requires.
+func (a *Agent) failRotate(st *State, res Result, err error, secrets ...Password) Result {
+	res = a.fail(res, err, secrets...)
+	if st.Rotation != nil {
+		res.Status = StatusRotating
+	}
+	return res
+}
+
+// begin records a new rotation and saves the state: nothing reaches AWS
+// before the token is on disk.
+func (a *Agent) begin(st *State, phase, name, user, from string) (string, Password, error) {
+	token, err := newToken()
+	if err != nil {
+		return "", Password{}, err
+	}
+	pw, err := GeneratePassword(a.Config.PasswordLength, a.Config.PasswordAlphabet)
+	if err != nil {
+		return "", Password{}, err
+	}
+	st.Rotation = &Rotation{Secret: name, User: user, Token: token, From: from, Phase: phase, Started: a.Clock.Now().UTC()}
+	if err := a.State.Save(*st); err != nil {
+		st.Rotation = nil
+		return "", Password{}, fmt.Errorf("recording the rotation before calling AWS: %w", err)
+	}
+	return token, pw, nil
+}
+
+// create makes the instance's secret with a fresh password and applies it.
+// If the create succeeded but the local apply did not, the next pass
+// resolves (the recorded token then names the AWSCURRENT version).
+func (a *Agent) create(ctx context.Context, st *State, res Result, t target, name string) Result {
+	if st.Rotation != nil {
+		// The secret does not exist: the recorded create never landed.
+		a.Log.Info("the recorded secret creation never happened; starting over", "secret", name)
+		st.Rotation = nil
+	}
+	token, pw, err := a.begin(st, PhaseCreate, name, t.set.User, "")
+	if err != nil {
+		return a.fail(res, err)
+	}
+	value := secretValue(t.set.User, pw)
+	v, err := a.Admin.CreateSecret(ctx, NewSecret{
+		Name:        name,
+		Description: a.expand(a.Config.SecretDescription),
+		KMSKeyID:    a.Config.KMSKeyID,
+		Tags: map[string]string{
+			a.Config.TagPrefix + "instance-id": a.Identity.InstanceID,
+			a.Config.TagPrefix + "user":        t.set.User,
+		},
+		Token: token,
+		Value: value,
+	})
+	if err != nil {
+		return a.failRotate(st, res, fmt.Errorf("creating secret %q (secretsmanager:CreateSecret): %w", name, err), pw, value)
+	}
+	st.Rotation.Phase = PhaseCurrent
+	res.VersionID = v.VersionID
+	if _, err := a.applyVerified(ctx, &t, pw); err != nil {
+		return a.failRotate(st, res, err, pw, value)
+	}
+	a.Log.Info("secret created and password applied", "secret", name, "user", t.set.User, "version", v.VersionID)
+	return a.finish(st, res, t, name, v.VersionID, true)
+}
+
+// rotate runs the protocol from step 1 with a fresh password.
+func (a *Agent) rotate(ctx context.Context, st *State, res Result, t target, name, from, why string) Result {
+	token, pw, err := a.begin(st, PhaseRecorded, name, t.set.User, from)
+	if err != nil {
+		return a.fail(res, err)
+	}
+	a.Log.Info("rotating", "secret", name, "user", t.set.User, "why", why, "token", token)
+	value := secretValue(t.set.User, pw)
+	vid, err := a.Admin.PutSecretValue(ctx, name, token, value, []string{StagePending})
+	if err != nil {
+		return a.failRotate(st, res, fmt.Errorf("storing the new password (secretsmanager:PutSecretValue): %w", err), pw, value)
+	}
+	if vid == "" {
+		vid = token
+	}
+	st.Rotation.Phase = PhasePending
+	if _, err := a.applyVerified(ctx, &t, pw); err != nil {
+		return a.failRotate(st, res, err, pw, value)
+	}
+	st.Rotation.Phase = PhaseApplied
+	if err := a.promote(ctx, st, name, vid, from, true); err != nil {
+		return a.failRotate(st, res, err)
+	}
+	return a.finish(st, res, t, name, vid, true)
+}
+
+// promote runs step 4: AWSCURRENT to vid (off from), then AWSPENDING off
+// vid. RemoveFromVersionId is always given: a label moved without it may
+// end up on two versions.
+func (a *Agent) promote(ctx context.Context, st *State, name, vid, from string, pending bool) error {
+	if from != vid {
+		if err := a.Admin.UpdateSecretVersionStage(ctx, name, StageCurrent, vid, from); err != nil {
+			return fmt.Errorf("moving AWSCURRENT to the new version (secretsmanager:UpdateSecretVersionStage): %w", err)
+		}
+	}
+	if st.Rotation != nil {
+		st.Rotation.Phase = PhaseCurrent
+	}
+	if pending {
+		if err := a.Admin.UpdateSecretVersionStage(ctx, name, StagePending, "", vid); err != nil {
+			return fmt.Errorf("clearing AWSPENDING (secretsmanager:UpdateSecretVersionStage): %w", err)
+		}
+	}
+	return nil
+}
+
+// finish closes a rotation: the version is live locally and in AWSCURRENT.
+func (a *Agent) finish(st *State, res Result, t target, name, vid string, rotated bool) Result {
+	now := a.Clock.Now().UTC()
+	st.Rotation = nil
+	if rotated {
+		st.LastRotation = now
+		st.RotateNonce = t.set.RotateNonce
+		st.RotateRequested = time.Time{}
+		res.Rotated = true
+		res.Changed = true
+	}
+	st.Applied = Applied{User: t.set.User, Secret: name, VersionID: vid, Fingerprint: t.acct.Fingerprint, Time: now}
+	res.VersionID = vid
+	res.Status = StatusReady
+	return res
+}
+
+// resolve settles what a crash or a failure left open, before anything
+// else happens: the recorded token, or an AWSPENDING label found on the
+// secret. It finds which stored version the local hash verifies and rolls
+// forward from there; it never generates a password. It returns the
+// labels as they are afterwards.
+func (a *Agent) resolve(ctx context.Context, st *State, res *Result, t *target, name string, lb labels) (labels, error) {
+	var goal string
+	if r := st.Rotation; r != nil {
+		if len(lb.versions[r.Token]) > 0 {
+			goal = r.Token
+		} else {
+			// Neither PutSecretValue nor CreateSecret landed: the local
+			// password never changed. The token is dropped, not re-sent.
+			a.Log.Info("the recorded rotation never reached the store; dropping it", "token", r.Token)
+			st.Rotation = nil
+		}
+	}
+	if goal == "" && lb.pending != "" && lb.pending != lb.current {
+		// AWSPENDING on a version no rotation of ours is known to own
+		// (a lost state file, or a request that landed late).
+		pw, vid, err := a.versionPassword(ctx, name, t.set.User, lb.pending)
+		if err != nil {
+			return lb, err
+		}
+		ok, err := a.verifies(ctx, *t, pw)
+		switch {
+		case err != nil:
+			return lb, err
+		case ok:
+			a.Log.Info("the local password is the AWSPENDING version: rolling forward", "version", vid)
+			goal = vid
+		default:
+			a.Log.Info("removing AWSPENDING from a version that is neither current nor in progress", "version", vid)
+			if err := a.Admin.UpdateSecretVersionStage(ctx, name, StagePending, "", vid); err != nil {
+				return lb, fmt.Errorf("clearing a stale AWSPENDING (secretsmanager:UpdateSecretVersionStage): %w", err)
+			}
+			delete(lb.versions, vid)
+			lb.pending = ""
+		}
+	}
+	if goal == "" {
+		if lb.pending != "" { // on AWSCURRENT's version: step 4's tail
+			if err := a.Admin.UpdateSecretVersionStage(ctx, name, StagePending, "", lb.pending); err != nil {
+				return lb, fmt.Errorf("clearing AWSPENDING (secretsmanager:UpdateSecretVersionStage): %w", err)
+			}
+			lb.pending = ""
+		}
+		return lb, nil
+	}
+	pw, _, err := a.versionPassword(ctx, name, t.set.User, goal)
+	if err != nil {
+		return lb, err
+	}
+	ok, err := a.verifies(ctx, *t, pw)
+	if err != nil {
+		return lb, err
+	}
+	if !ok {
+		// Steps 2 done, 3 not (or undone): apply the stored new password.
+		a.Log.Info("rolling an open rotation forward: applying the new version locally", "version", goal)
+		if _, err := a.applyVerified(ctx, t, pw); err != nil {
+			return lb, err
+		}
+	} else {
+		a.Log.Info("rolling an open rotation forward: the local password is already the new version", "version", goal)
+	}
+	if err := a.promote(ctx, st, name, goal, lb.current, slices.Contains(lb.versions[goal], StagePending)); err != nil {
+		return lb, err
+	}
+	*res = a.finish(st, *res, *t, name, goal, true)
+	return labels{current: goal, versions: map[string][]string{goal: {StageCurrent}}}, nil
+}
+
+// ensureCurrent is the steady state: AWSCURRENT is live locally. When the
+// record matches it costs nothing; otherwise the AWSCURRENT value is read
+// and applied unless the local hash already verifies it.
+func (a *Agent) ensureCurrent(ctx context.Context, st *State, res Result, t target, name, current string) Result {
+	missing := missingGroups(t.acct.Groups, t.groups)
+	if current != "" && t.exists && !t.acct.Locked && len(missing) == 0 && st.Applied == (Applied{
+		User: t.set.User, Secret: name, VersionID: current, Fingerprint: t.acct.Fingerprint, Time: st.Applied.Time,
+	}) {
+		res.VersionID = current
+		res.Status = StatusReady
+		return res
+	}
+	sv, err := a.Admin.GetSecret(ctx, name, StageCurrent)
+	if err != nil {
+		return a.fail(res, secretError(name, err))
+	}
+	pw, err := ParseSecret(sv.Value, t.set.User)
+	if err != nil {
+		return a.fail(res, fmt.Errorf("secret %q version %s: %w", name, shortID(sv.VersionID), err))
+	}
+	ok, err := a.verifies(ctx, t, pw)
+	if err != nil {
+		return a.fail(res, err, pw)
+	}
+	if !ok {
+		if _, err := a.applyVerified(ctx, &t, pw); err != nil {
+			return a.fail(res, err, pw)
+		}
+		res.Changed = true
+		a.Log.Info("password applied", "user", t.set.User, "secret", name, "version", sv.VersionID)
+	} else if len(missing) > 0 {
+		if err := a.Accounts.AddGroups(ctx, t.set.User, missing); err != nil {
+			return a.fail(res, err)
+		}
+		res.Changed = true
+	}
+	if st.LastRotation.IsZero() {
+		// Adopting a secret we have no record of: its age starts now.
+		st.LastRotation = a.Clock.Now().UTC()
+		st.RotateNonce = t.set.RotateNonce
+	}
+	return a.finish(st, res, t, name, sv.VersionID, false)
+}
+
+// versionPassword reads version vid and extracts the password for user.
+func (a *Agent) versionPassword(ctx context.Context, name, user, vid string) (Password, string, error) {
+	v, err := a.Admin.GetSecretVersion(ctx, name, vid)
+	if err != nil {
+		return Password{}, "", secretError(name, err)
+	}
+	pw, err := ParseSecret(v.Value, user)
+	if err != nil {
+		return Password{}, "", fmt.Errorf("secret %q version %s: %w", name, shortID(vid), err)
+	}
+	return pw, vid, nil
+}
+
+// verifies tells whether the local hash accepts pw. A missing or locked
+// account accepts nothing; a failure to check at all is an error, never a
+// guess.
+func (a *Agent) verifies(ctx context.Context, t target, pw Password) (bool, error) {
+	if !t.exists || t.acct.Locked {
+		return false, nil
+	}
+	err := a.Verifier.Verify(ctx, t.set.User, pw)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrWrongPassword):
+		return false, nil
+	default:
+		return false, fmt.Errorf("checking the local password: %w", err)
+	}
+}
+
+// applyVerified sets pw locally (creating the account if needed) and
+// checks that the new hash verifies it; t is updated to the account as it
+// is afterwards.
+func (a *Agent) applyVerified(ctx context.Context, t *target, pw Password) (Account, error) {
+	missing := missingGroups(t.acct.Groups, t.groups)
+	if err := a.apply(ctx, t.set.User, t.exists, t.spec(), missing, pw); err != nil {
+		return Account{}, err
+	}
+	after, ok, err := a.Accounts.Lookup(ctx, t.set.User)
+	switch {
+	case err != nil:
+		return Account{}, err
+	case !ok || after.Locked:
+		return Account{}, fmt.Errorf("user %q is still locked after setting the password", t.set.User)
+	}
+	t.acct, t.exists = after, true
+	if err := a.Verifier.Verify(ctx, t.set.User, pw); err != nil {
+		return Account{}, fmt.Errorf("the new password does not verify after setting it: %w", err)
+	}
+	return after, nil
+}

@@ -1,0 +1,153 @@
+package agent
+
+import (
+	"context"
+	"hash/fnv"
+	"strings"
+	"time"
+)
+
+// Why a rotation starts, for the log.
+const (
+	whyRequested = "requested (serialpass rotate)"
+	whyNonce     = "rotate tag changed"
+	whyUsed      = "the user's login session ended"
+	whyAge       = "max age reached"
+	whyNoCurrent = "the secret has no AWSCURRENT version"
+)
+
+// maxJitter bounds how much earlier than its max age a password may be
+// rotated, so a fleet started together does not rotate together.
+const maxJitter = 24 * time.Hour
+
+// secretName is the secret tag, or the config's template, with
+// "{instance-id}" replaced.
+func (a *Agent) secretName(s Settings) string {
+	name := s.Secret
+	if name == "" {
+		name = a.Config.SecretTemplate
+	}
+	return a.expand(name)
+}
+
+func (a *Agent) expand(s string) string {
+	return strings.ReplaceAll(s, "{instance-id}", a.Identity.InstanceID)
+}
+
+// rotationDue returns why a rotation should start now, or "". Requests
+// that come within MinRotationInterval of the last rotation wait (they
+// stay recorded and are honoured later).
+func (a *Agent) rotationDue(st *State, t target, name string, lb labels, sessions []Session) string {
+	now := a.Clock.Now()
+	why := ""
+	switch {
+	case lb.current == "":
+		why = whyNoCurrent
+	case !st.RotateRequested.IsZero():
+		why = whyRequested
+	case t.set.RotateNonce != "" && t.set.RotateNonce != st.RotateNonce:
+		why = whyNonce
+	case a.usedSince(st, sessions, now):
+		why = whyUsed
+	case !st.LastRotation.IsZero() && !now.Before(a.ageDue(st, t, name)):
+		why = whyAge
+	}
+	if why == "" || why == whyNoCurrent {
+		return why
+	}
+	if next := st.LastRotation.Add(MinRotationInterval); now.Before(next) {
+		a.Log.Info("rotation deferred: at most one per secret every 10 minutes", "why", why, "at", next.UTC().Format(time.RFC3339))
+		return ""
+	}
+	return why
+}
+
+// ageDue is when the password reaches its max age, brought forward by a
+// jitter that is stable for one password and differs across secrets.
+func (a *Agent) ageDue(st *State, t target, name string) time.Time {
+	maxAge := t.set.MaxAge
+	if maxAge <= 0 {
+		maxAge = a.Config.MaxAge.D()
+	}
+	return st.LastRotation.Add(maxAge - jitter(name, st.LastRotation, maxAge))
+}
+
+// jitter is a deterministic fraction of min(maxAge/10, maxJitter).
+func jitter(name string, since time.Time, maxAge time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	h.Write([]byte(since.UTC().Format(time.RFC3339Nano)))
+	span := min(maxAge/10, maxJitter)
+	if span <= 0 {
+		return 0
+	}
+	return time.Duration(h.Sum64() % uint64(span))
+}
+
+// sessions reads the user's sessions and remembers the latest login.
+// Unreadable records only cost post-use detection, never the pass.
+func (a *Agent) sessions(ctx context.Context, st *State, user string) []Session {
+	if a.Sessions == nil {
+		return nil
+	}
+	ss, err := a.Sessions.Sessions(ctx, user)
+	if err != nil {
+		a.Log.Warn("cannot read login records; no rotation after use", "err", err)
+		return nil
+	}
+	for _, s := range ss {
+		if s.Login.After(st.LastLogin) {
+			st.LastLogin = s.Login.UTC()
+		}
+	}
+	return ss
+}
+
+// usedSince tells whether the user logged in after the last rotation and
+// every such session ended at least rotate_after_use ago.
+func (a *Agent) usedSince(st *State, ss []Session, now time.Time) bool {
+	grace := a.Config.RotateAfterUse.D()
+	if grace <= 0 || st.LastRotation.IsZero() {
+		return false
+	}
+	var ended time.Time
+	used := false
+	for _, s := range ss {
+		if !s.Login.After(st.LastRotation) {
+			continue
+		}
+		if s.Logout.IsZero() {
+			return false // still logged in: wait for the end
+		}
+		used = true
+		if s.Logout.After(ended) {
+			ended = s.Logout
+		}
+	}
+	return used && !now.Before(ended.Add(grace))
+}
+
+// expire applies enable-until (both modes): past it, the password is
+// locked and the status is expired; done is true then. Before it (or
+// without the tag) it only clears the record, and the caller brings the
+// password back.
+func (a *Agent) expire(ctx context.Context, st *State, res Result, t target) (Result, bool) {
+	until := t.set.EnableUntil
+	if until.IsZero() || a.Clock.Now().Before(until) {
+		if st.Expired {
+			a.Log.Info("access re-enabled", "user", t.set.User, "until", until)
+			st.Expired = false
+		}
+		return res, false
+	}
+	if t.exists && !t.acct.Locked {
+		if err := a.Accounts.Lock(ctx, t.set.User); err != nil {
+			return a.fail(res, err), true
+		}
+		a.Log.Info("access expired: password locked", "user", t.set.User, "enable_until", until.UTC().Format(time.RFC3339))
+		res.Changed = true
+	}
+	st.Expired = true
+	res.Status = StatusExpired
+	return res, true
+}
