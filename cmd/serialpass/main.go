@@ -35,6 +35,7 @@ func commands() []command {
 		{"service-status", "tell whether the service runs (exit 0 running, 3 stopped, 4 not installed)", serviceAction("status")},
 		{"status", "show the last pass from the state file (--json)", runStatus},
 		{"doctor", "check every prerequisite of a serial-console login (--json)", runDoctor},
+		{"cleanup", "remove serialpass's console-only lines and issue file (package removal runs it)", runCleanup},
 		{"version", "print the version", runVersion},
 	}
 }
