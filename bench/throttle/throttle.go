@@ -1,0 +1,208 @@
+// Package throttle is a token-bucket throttle in front of an AWS API
+// emulator (moto), for the fleet benchmark. Each API action draws from a
+// bucket of its class; an empty bucket is answered as AWS answers: a JSON
+// ThrottlingException (HTTP 400) for JSON protocols such as Secrets
+// Manager, a Query-protocol XML RequestLimitExceeded (HTTP 503) for EC2.
+// Everything else is forwarded. It counts allowed and throttled requests
+// per action.
+package throttle
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limits are the bucket sizes and refill rates (per second) per class of
+// action. Zero size means unlimited.
+type Limits struct {
+	SMReadBurst, SMReadRate   float64 // GetSecretValue, DescribeSecret, ...
+	SMWriteBurst, SMWriteRate float64 // PutSecretValue, CreateSecret, UpdateSecretVersionStage, ...
+	TagsBurst, TagsRate       float64 // ec2:CreateTags
+}
+
+// DefaultLimits: Secrets Manager's published quotas (10,000 reads and 50
+// writes per second per account and region, taken as one second of
+// burst); CreateTags 100 burst / 20 per second is an assumption, AWS does
+// not publish that bucket.
+func DefaultLimits() Limits {
+	return Limits{
+		SMReadBurst: 10000, SMReadRate: 10000,
+		SMWriteBurst: 50, SMWriteRate: 50,
+		TagsBurst: 100, TagsRate: 20,
+	}
+}
+
+// RegisterFlags binds the limits to flags on fs, with l's values as defaults.
+func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
+	fs.Float64Var(&l.SMReadBurst, "sm-read-burst", l.SMReadBurst, "Secrets Manager read bucket size")
+	fs.Float64Var(&l.SMReadRate, "sm-read-rate", l.SMReadRate, "Secrets Manager read refill per second")
+	fs.Float64Var(&l.SMWriteBurst, "sm-write-burst", l.SMWriteBurst, "Secrets Manager write bucket size")
+	fs.Float64Var(&l.SMWriteRate, "sm-write-rate", l.SMWriteRate, "Secrets Manager write refill per second")
+	fs.Float64Var(&l.TagsBurst, "createtags-burst", l.TagsBurst, "ec2:CreateTags bucket size (an assumption)")
+	fs.Float64Var(&l.TagsRate, "createtags-rate", l.TagsRate, "ec2:CreateTags refill per second (an assumption)")
+}
+
+// Bucket is a token bucket; the zero Size means unlimited.
+type Bucket struct {
+	Size, Rate float64
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// NewBucket returns a full bucket.
+func NewBucket(size, rate float64) *Bucket { return &Bucket{Size: size, Rate: rate, tokens: size} }
+
+// Take takes one token at now and reports whether there was one.
+func (b *Bucket) Take(now time.Time) bool {
+	if b.Size <= 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		b.tokens = min(b.Size, b.tokens+now.Sub(b.last).Seconds()*b.Rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// Count is what happened to one action's requests.
+type Count struct{ Allowed, Throttled int }
+
+// Proxy is the throttle; it is an http.Handler.
+type Proxy struct {
+	next        http.Handler
+	read, write *Bucket
+	tags        *Bucket
+	mu          sync.Mutex
+	counts      map[string]*Count
+}
+
+// New returns a throttle forwarding to target (http://host:port).
+func New(target string, l Limits) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("parsing target %q: %w", target, err)
+	}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(u); r.Out.Host = r.In.Host }}
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 64}
+	return &Proxy{
+		next:   rp,
+		read:   NewBucket(l.SMReadBurst, l.SMReadRate),
+		write:  NewBucket(l.SMWriteBurst, l.SMWriteRate),
+		tags:   NewBucket(l.TagsBurst, l.TagsRate),
+		counts: map[string]*Count{},
+	}, nil
+}
+
+// smReads are the Secrets Manager actions in the read quota.
+var smReads = map[string]bool{"GetSecretValue": true, "DescribeSecret": true, "ListSecrets": true,
+	"ListSecretVersionIds": true, "GetRandomPassword": true, "BatchGetSecretValue": true, "GetResourcePolicy": true}
+
+func (p *Proxy) bucket(action string, jsonProto bool) *Bucket {
+	switch {
+	case jsonProto && smReads[action]:
+		return p.read
+	case jsonProto:
+		return p.write
+	case action == "CreateTags":
+		return p.tags
+	}
+	return nil
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	action, jsonProto, err := requestAction(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	now := time.Now()
+	ok := true
+	if b := p.bucket(action, jsonProto); b != nil {
+		ok = b.Take(now)
+	}
+	p.mu.Lock()
+	c := p.counts[action]
+	if c == nil {
+		c = &Count{}
+		p.counts[action] = c
+	}
+	if ok {
+		c.Allowed++
+	} else {
+		c.Throttled++
+	}
+	p.mu.Unlock()
+	if !ok {
+		writeThrottle(w, action, jsonProto)
+		return
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// Counts returns a copy of the per-action counts.
+func (p *Proxy) Counts() map[string]Count {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]Count, len(p.counts))
+	for k, v := range p.counts {
+		out[k] = *v
+	}
+	return out
+}
+
+// requestAction names the request's action: the part of X-Amz-Target after
+// the dot (JSON protocols) or the Action form field (EC2 Query), restoring
+// the body it read.
+func requestAction(r *http.Request) (action string, jsonProto bool, err error) {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		return t[strings.LastIndex(t, ".")+1:], true, nil
+	}
+	if a := r.URL.Query().Get("Action"); a != "" {
+		return a, false, nil
+	}
+	if r.Body == nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return "", false, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return "", false, fmt.Errorf("reading request body: %w", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", false, fmt.Errorf("parsing form body: %w", err)
+	}
+	return form.Get("Action"), false, nil
+}
+
+func writeThrottle(w http.ResponseWriter, action string, jsonProto bool) {
+	reqID := fmt.Sprintf("throttle-%d", time.Now().UnixNano())
+	w.Header().Set("X-Amzn-Requestid", reqID)
+	if jsonProto {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-Errortype", "ThrottlingException")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>%s</RequestID></Response>`, reqID)
+}
