@@ -27,6 +27,7 @@ func commands() []command {
 	return []command{
 		{"once", "run one pass and exit (0 when ready or disabled)", runOnce},
 		{"run", "run as a daemon: a pass now, then one per interval; SIGHUP runs one now", runRun},
+		{"rotate", "rotate the password now (rotate mode)", runRotate},
 		{"install", "install and enable the systemd unit (tarball installs; packages do it themselves)", serviceAction("install")},
 		{"uninstall", "stop, disable and remove the unit that install wrote", serviceAction("uninstall")},
 		{"start", "start the serialpass service", serviceAction("start")},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,11 +10,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/serialpass/serialpass/agent"
+	"github.com/serialpass/serialpass/agent/console"
 	"github.com/serialpass/serialpass/agent/ec2tags"
 	"github.com/serialpass/serialpass/agent/imdsv2"
 	"github.com/serialpass/serialpass/agent/osexec"
 	"github.com/serialpass/serialpass/agent/secrets"
 	"github.com/serialpass/serialpass/agent/shadow"
+	"github.com/serialpass/serialpass/agent/wtmp"
 )
 
 // buildAgent loads the config, waits for instance metadata (up to
@@ -40,18 +43,43 @@ func buildAgent(ctx context.Context, o *commonOptions, stderr io.Writer) (*agent
 		awsCfg.Region = id.Region
 	}
 	log.Debug("instance", "id", id.InstanceID, "region", awsCfg.Region, "type", id.InstanceType)
+	store := secrets.New(awsCfg)
 	return &agent.Agent{
 		Config:   cfg,
 		Identity: id,
 		Tags:     src,
-		Secrets:  secrets.New(awsCfg),
+		Secrets:  store,
 		Accounts: shadow.New(o.root, osexec.Runner{}),
 		Reporter: ec2tags.New(awsCfg),
 		State:    agent.NewFileState(o.root),
 		Clock:    clock,
 		Log:      log,
+		Admin:    store,
+		Verifier: consoleVerifier{console.New(o.root, osexec.Runner{})},
+		Sessions: wtmp.New(o.root),
 	}, cfg, nil
 }
+
+// consoleVerifier checks passwords with console.Verify (unix_chkpwd on the
+// live system, crypt(3) under another root), reporting a mismatch as
+// agent.ErrWrongPassword, which rotate mode tells apart from a failure to
+// check.
+type consoleVerifier struct{ c *console.Console }
+
+func (v consoleVerifier) Verify(ctx context.Context, user string, pw agent.Password) error {
+	err := v.c.Verify(ctx, user, pw)
+	if errors.Is(err, console.ErrWrongPassword) && !errors.Is(err, agent.ErrWrongPassword) {
+		return wrongPassword{err}
+	}
+	return err
+}
+
+// wrongPassword is a console mismatch that also matches
+// agent.ErrWrongPassword.
+type wrongPassword struct{ error }
+
+func (w wrongPassword) Unwrap() error        { return w.error }
+func (w wrongPassword) Is(target error) bool { return target == agent.ErrWrongPassword }
 
 // logger writes text logs to stderr at the command's level.
 func (o *commonOptions) logger(stderr io.Writer) *slog.Logger {
