@@ -7,16 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/serialpass/serialpass/agent"
+	"github.com/serialpass/serialpass/agent/awserr"
 )
 
 // DryRunTagKey is the tag CheckCreateTags asks permission for; IAM
@@ -95,24 +94,4 @@ func (r *Reporter) SerialConsoleAccess(ctx context.Context) (enabled, known bool
 
 // mapError puts the agent's sentinel in front of the SDK's error, keeping
 // the SDK's error in the chain.
-func mapError(err error) error {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "UnauthorizedOperation", "AuthFailure", "AccessDenied", "AccessDeniedException":
-			return errors.Join(agent.ErrAccessDenied, err)
-		case "RequestLimitExceeded", "Throttling", "ThrottlingException":
-			return errors.Join(agent.ErrThrottled, err)
-		}
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	var send *smithyhttp.RequestSendError
-	var nerr net.Error
-	if errors.As(err, &send) || errors.As(err, &nerr) {
-		return errors.Join(agent.ErrUnreachable, err)
-	}
-	return err
-}
+func mapError(err error) error { return awserr.Map(err, nil) }

@@ -8,17 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/serialpass/serialpass/agent"
+	"github.com/serialpass/serialpass/agent/awserr"
 )
 
 // ErrInvalidRequest: the store refused the request's parameters (a bad
@@ -188,35 +186,17 @@ func (a *AWS) UpdateSecretVersionStage(ctx context.Context, id, stage, moveTo, r
 	return nil
 }
 
+// secretCodes are the Secrets Manager error codes beyond the common ones.
+var secretCodes = map[string]error{
+	"ResourceNotFoundException": agent.ErrSecretNotFound,
+	"ResourceExistsException":   agent.ErrSecretExists,
+	"InvalidParameterException": ErrInvalidRequest,
+	"InvalidRequestException":   ErrInvalidRequest,
+}
+
 // mapError puts the agent's sentinel in front of the SDK's error, keeping
 // the SDK's error in the chain.
-func mapError(err error) error {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ResourceNotFoundException":
-			return errors.Join(agent.ErrSecretNotFound, err)
-		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException":
-			return errors.Join(agent.ErrAccessDenied, err)
-		case "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "Throttling":
-			return errors.Join(agent.ErrThrottled, err)
-		case "ResourceExistsException":
-			return errors.Join(agent.ErrSecretExists, err)
-		case "InvalidParameterException", "InvalidRequestException":
-			return errors.Join(ErrInvalidRequest, err)
-		}
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	var send *smithyhttp.RequestSendError
-	var nerr net.Error
-	if errors.As(err, &send) || errors.As(err, &nerr) {
-		return errors.Join(agent.ErrUnreachable, err)
-	}
-	return err
-}
+func mapError(err error) error { return awserr.Map(err, secretCodes) }
 
 // redacted is an error whose text never contains the secret it was built
 // with; errors.Is and errors.As still see the whole chain.
