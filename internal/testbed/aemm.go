@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -128,7 +127,7 @@ func aemmConfig(tagKey, tagValue string) []byte {
 }
 
 func startAEMM(t TB, bin, cfgPath, logPath string) (*AEMM, error) {
-	port, err := loopbackPort()
+	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
@@ -183,14 +182,4 @@ func waitAEMM(endpoint string, exited <-chan error) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return errors.New("ec2-metadata-mock did not issue a token within " + aemmReadyTimeout.String())
-}
-
-// loopbackPort returns a loopback TCP port that was free a moment ago.
-func loopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
