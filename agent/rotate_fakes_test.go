@@ -134,7 +134,7 @@ func (m *stateFake) Save(s agent.State) error {
 
 type clockFake struct{ now time.Time }
 
-func (c *clockFake) Now() time.Time                          { return c.now }
+func (c *clockFake) Now() time.Time                             { return c.now }
 func (c *clockFake) Sleep(context.Context, time.Duration) error { return nil }
 
 type sessionsFake struct{ ss []agent.Session }
