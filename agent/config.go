@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/serialpass/serialpass/agent/console/consolecfg"
 )
 
 // DefaultConfigPath is where the AMI owner's guardrails live.
@@ -57,6 +59,10 @@ type Config struct {
 	// secret; "{instance-id}" is replaced in the description.
 	KMSKeyID          string `yaml:"kms_key_id"`
 	SecretDescription string `yaml:"secret_description"`
+
+	// Console holds the serial-console keys (console_only, consoles,
+	// fix_console, enable_getty, console_device) at the top level.
+	Console consolecfg.Options `yaml:",inline"`
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -106,6 +112,9 @@ func ParseConfig(data []byte) (Config, error) {
 }
 
 func (c Config) validate() error {
+	if err := c.Console.Validate(); err != nil {
+		return err
+	}
 	if c.TagPrefix == "" {
 		return errors.New("tag_prefix must not be empty")
 	}

@@ -44,6 +44,10 @@ type Agent struct {
 	Admin    SecretAdmin
 	Verifier Verifier
 	Sessions SessionSource
+
+	// Console makes the user's serial-console login work and shows each
+	// new outcome there (nil: leave the console alone).
+	Console ConsoleSetup
 }
 
 // Result is the outcome of one pass.
@@ -90,7 +94,7 @@ func (a *Agent) Pass(ctx context.Context) Result {
 		a.Log.Warn("ignoring unreadable state", "err", err)
 		st = State{}
 	}
-	res := a.reconcile(ctx, &st)
+	res := a.setupConsole(ctx, a.reconcile(ctx, &st))
 	if res.Status == StatusDisabled && st.Reported.Status == "" {
 		// Never managed, never reported: touch nothing at all.
 		return res
@@ -109,6 +113,7 @@ func (a *Agent) Pass(ctx context.Context) Result {
 	if err := a.State.Save(st); err != nil {
 		res.Err = errors.Join(res.Err, err)
 	}
+	a.showBanner(ctx, res, now)
 	return res
 }
 
@@ -202,6 +207,11 @@ func (a *Agent) reconcile(ctx context.Context, st *State) Result {
 		return a.fail(res, err, pw)
 	case !ok || after.Locked:
 		return a.fail(res, fmt.Errorf("user %q is still locked after setting the password", set.User))
+	}
+	if a.Verifier != nil {
+		if err := a.Verifier.Verify(ctx, set.User, pw); err != nil {
+			return a.fail(res, fmt.Errorf("checking the password just set: %w", err), pw)
+		}
 	}
 	st.Applied = Applied{User: set.User, Secret: set.Secret, VersionID: sv.VersionID,
 		Fingerprint: after.Fingerprint, Time: a.Clock.Now().UTC()}
@@ -310,6 +320,7 @@ var requestID = regexp.MustCompile(`(?i),? *request ?id: *[0-9a-z-]+`)
 func Reason(err error, secrets ...Password) string {
 	s := scrub(err.Error(), secrets...)
 	s = requestID.ReplaceAllString(s, "")
+	s = strings.ReplaceAll(s, "\n", "; ") // errors.Join's separator
 	s = strings.Join(strings.Fields(s), " ")
 	return clip(s, MaxReasonLen)
 }

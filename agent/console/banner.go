@@ -34,7 +34,8 @@ func BannerLine(res agent.Result, at time.Time) string {
 		if reason == "" && res.Err != nil {
 			reason = agent.Reason(res.Err)
 		}
-		return fmt.Sprintf("serialpass: error %s at %s", oneLine(reason), ts)
+		// error, rotating, expired: the status word, then why.
+		return strings.TrimSpace(fmt.Sprintf("serialpass: %s %s", res.Status, oneLine(reason))) + " at " + ts
 	}
 }
 

@@ -11,7 +11,9 @@ import (
 )
 
 // ErrWrongPassword: the password does not match the user's stored hash.
-var ErrWrongPassword = errors.New("password does not authenticate")
+// It is agent.ErrWrongPassword, so callers of the agent.Verifier seam can
+// tell a mismatch from a failure to check.
+var ErrWrongPassword = agent.ErrWrongPassword
 
 // ErrCannotVerify: no means to check the password was available.
 var ErrCannotVerify = errors.New("cannot verify the password")

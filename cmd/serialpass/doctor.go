@@ -60,8 +60,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // consoleOptions returns the config's console settings.
-// TODO(lead): return cfg's embedded consolecfg.Options once agent.Config has them.
-func consoleOptions(agent.Config) consolecfg.Options { return consolecfg.Options{} }
+func consoleOptions(cfg agent.Config) consolecfg.Options { return cfg.Console }
 
 // wireDoctorAWS sets up the Secrets Manager and EC2 clients, or says in
 // d.NoAWS why it cannot: without instance metadata there is neither a

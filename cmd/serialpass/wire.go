@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 
@@ -44,6 +44,7 @@ func buildAgent(ctx context.Context, o *commonOptions, stderr io.Writer) (*agent
 	}
 	log.Debug("instance", "id", id.InstanceID, "region", awsCfg.Region, "type", id.InstanceType)
 	store := secrets.New(awsCfg)
+	cons := console.New(o.root, osexec.Runner{})
 	return &agent.Agent{
 		Config:   cfg,
 		Identity: id,
@@ -55,31 +56,26 @@ func buildAgent(ctx context.Context, o *commonOptions, stderr io.Writer) (*agent
 		Clock:    clock,
 		Log:      log,
 		Admin:    store,
-		Verifier: consoleVerifier{console.New(o.root, osexec.Runner{})},
+		Verifier: cons,
 		Sessions: wtmp.New(o.root),
+		Console:  consoleSetup{c: cons, o: cfg.Console},
 	}, cfg, nil
 }
 
-// consoleVerifier checks passwords with console.Verify (unix_chkpwd on the
-// live system, crypt(3) under another root), reporting a mismatch as
-// agent.ErrWrongPassword, which rotate mode tells apart from a failure to
-// check.
-type consoleVerifier struct{ c *console.Console }
-
-func (v consoleVerifier) Verify(ctx context.Context, user string, pw agent.Password) error {
-	err := v.c.Verify(ctx, user, pw)
-	if errors.Is(err, console.ErrWrongPassword) && !errors.Is(err, agent.ErrWrongPassword) {
-		return wrongPassword{err}
-	}
-	return err
+// consoleSetup binds the config's console options to console.Console for
+// the agent.ConsoleSetup seam.
+type consoleSetup struct {
+	c *console.Console
+	o console.Options
 }
 
-// wrongPassword is a console mismatch that also matches
-// agent.ErrWrongPassword.
-type wrongPassword struct{ error }
+func (s consoleSetup) Apply(ctx context.Context, user string) ([]string, error) {
+	return s.c.Apply(ctx, user, s.o)
+}
 
-func (w wrongPassword) Unwrap() error        { return w.error }
-func (w wrongPassword) Is(target error) bool { return target == agent.ErrWrongPassword }
+func (s consoleSetup) Banner(ctx context.Context, res agent.Result, at time.Time) error {
+	return s.c.Banner(ctx, res, at)
+}
 
 // logger writes text logs to stderr at the command's level.
 func (o *commonOptions) logger(stderr io.Writer) *slog.Logger {

@@ -40,8 +40,10 @@ func WithUser(name string, uid int) RootOption {
 
 // NewRoot builds a minimal root in t.TempDir() that shadow-utils' --root
 // accepts: etc/passwd, shadow (0640), group, gshadow (0640), login.defs,
-// shells with empty executable bin/bash and bin/sh, etc/skel and home/. It
-// has no PAM configuration, so chpasswd --root needs -c there.
+// shells with empty executable bin/bash and bin/sh, etc/skel and home/,
+// and what the serial console needs of an image: etc/pam.d/login,
+// etc/security/access.conf and GRUB defaults with console=ttyS0. It has no
+// PAM configuration for chpasswd, so chpasswd --root needs -c there.
 func NewRoot(t TB, opts ...RootOption) string {
 	t.Helper()
 	spec := sandboxSpec{adminGroup: "sudo", encryptMethod: "SHA512"}
@@ -102,7 +104,24 @@ USERGROUPS_ENAB yes
 ENCRYPT_METHOD  %s
 `, spec.encryptMethod)
 
-	for _, d := range []string{"etc/skel", "home", "bin", "root", "var/mail"} {
+	// What a Debian image has for the serial console: a login PAM stack
+	// with pam_access commented out (as Debian ships it), an access.conf,
+	// and the kernel console on ttyS0 in the GRUB defaults.
+	pamLogin := `# The PAM configuration file for the Shadow 'login' service
+auth       optional   pam_faildelay.so  delay=3000000
+auth       requisite  pam_nologin.so
+# Uncomment and edit /etc/security/access.conf if you need to
+# set access limits.
+# account  required     pam_access.so
+@include common-auth
+@include common-account
+session    required   pam_limits.so
+@include common-session
+@include common-password
+`
+	grub := "GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200\"\n"
+
+	for _, d := range []string{"etc/skel", "home", "bin", "root", "var/mail", "etc/pam.d", "etc/security", "etc/default"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatalf("creating sandbox root: %v", err)
 		}
@@ -118,6 +137,9 @@ ENCRYPT_METHOD  %s
 		{"etc/gshadow", 0o640, sandboxLines(gshadow)},
 		{"etc/login.defs", 0o644, loginDefs},
 		{"etc/shells", 0o644, "# /etc/shells: valid login shells\n/bin/sh\n/bin/bash\n/usr/bin/bash\n"},
+		{"etc/pam.d/login", 0o644, pamLogin},
+		{"etc/security/access.conf", 0o644, "# Login access control table.\n"},
+		{"etc/default/grub", 0o644, grub},
 		{"bin/bash", 0o755, ""},
 		{"bin/sh", 0o755, ""},
 	}

@@ -47,9 +47,24 @@ func TestOnceEndToEnd(t *testing.T) {
 			if fi, _ := os.Stat(filepath.Join(w.root, "var/lib/serialpass/state.json")); fi.Mode().Perm() != 0o600 {
 				t.Errorf("state mode = %v", fi.Mode())
 			}
+			// The console side: login only on ttyS0, the banner, the issue file.
+			access, banner, issue := w.read("etc/security/access.conf"), w.read("var/log/serialpass/console.log"), w.read("etc/issue.d/serialpass.issue")
+			if !strings.Contains(access, "ec2-serial") || !strings.Contains(access, "ttyS0") {
+				t.Errorf("access.conf has no rule for ec2-serial on ttyS0:\n%s", access)
+			}
+			if !strings.Contains(w.read("etc/pam.d/login"), "\naccount") {
+				t.Errorf("pam_access is not enabled in etc/pam.d/login")
+			}
+			if !strings.Contains(banner, "serialpass: ready user=ec2-serial secret=fleet/console version="+v1[:8]) {
+				t.Errorf("banner = %q", banner)
+			}
+			if !strings.Contains(issue, "ec2-serial") || !strings.Contains(issue, "fleet/console") {
+				t.Errorf("issue file = %q", issue)
+			}
 			tagText, _ := json.Marshal(tags)
-			noLeak(t, pw1, map[string]string{"stdout": out, "stderr": errOut, "state": state, "tags": string(tagText)})
-			noLeak(t, hash, map[string]string{"state": state, "tags": string(tagText)})
+			texts := map[string]string{"stdout": out, "stderr": errOut, "state": state, "tags": string(tagText), "banner": banner, "issue": issue}
+			noLeak(t, pw1, texts)
+			noLeak(t, hash, texts)
 
 			t.Run("second run changes nothing", func(t *testing.T) {
 				before := w.shadowSum()
@@ -137,4 +152,38 @@ func TestOnceRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOnceKernelConsoleElsewhere: a password is not yet a console. With the
+// kernel console off ttyS0 the pass reports why, as an error.
+func TestOnceKernelConsoleElsewhere(t *testing.T) {
+	w := newWorld(t, nil, instanceID, map[string]string{"serialpass:secret": "fleet/console"})
+	w.moto.CreateSecret(t, "fleet/console", "Br3ak-Glass-0ne")
+	grub := filepath.Join(w.root, "etc/default/grub")
+	if err := os.WriteFile(grub, []byte("GRUB_CMDLINE_LINUX=\"quiet\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := w.once()
+	if code != 1 || !strings.Contains(errOut, "kernel console is not on ttyS0") {
+		t.Fatalf("exit %d, stderr %q: want 1 and the kernel console reason", code, errOut)
+	}
+	tags := w.moto.InstanceTags(t, instanceID)
+	if tags["serialpass:status"] != "error" || !strings.Contains(tags["serialpass:status:reason"], "kernel console is not on ttyS0") {
+		t.Errorf("tags = %v", tags)
+	}
+	t.Run("fix_console adds it to the GRUB defaults", func(t *testing.T) {
+		// Still not ready: the running kernel keeps its console until a
+		// reboot, and the reason says so.
+		code, _, errOut := w.once("--config", w.config("fix_console: true\n"))
+		if code != 1 || !strings.Contains(errOut, "reboot") {
+			t.Fatalf("exit %d, stderr %q: want 1 and a word about the reboot", code, errOut)
+		}
+		dropIns, _ := filepath.Glob(filepath.Join(w.root, "etc/default/grub.d/*.cfg"))
+		if len(dropIns) != 1 {
+			t.Fatalf("GRUB drop-ins = %v, want one", dropIns)
+		}
+		if b, _ := os.ReadFile(dropIns[0]); !strings.Contains(string(b), "console=ttyS0") {
+			t.Errorf("drop-in %s = %q", dropIns[0], b)
+		}
+	})
 }
