@@ -79,6 +79,8 @@ func DefaultConfig() Config {
 		MaxAge:            Duration(30 * 24 * time.Hour),
 		RotateAfterUse:    Duration(time.Hour),
 		SecretDescription: "Serial console password of {instance-id}, rotated by serialpass",
+
+		Console: consolecfg.Options{ConsoleOnly: new(true), ConsoleDevice: consolecfg.DefaultDevice},
 	}
 }
 

@@ -158,13 +158,20 @@ func TestDefaultConfig(t *testing.T) {
 		for _, m := range keyLine.FindAllSubmatch(data, -1) {
 			keys = append(keys, string(m[1]))
 		}
-		typ := reflect.TypeFor[agent.Config]()
-		for i := range typ.NumField() {
-			tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ",")
-			if tag != "" && tag != "-" && !slices.Contains(keys, tag) {
-				t.Errorf("packaging/config.yaml lacks a commented %q line", tag)
+		var check func(typ reflect.Type)
+		check = func(typ reflect.Type) {
+			for i := range typ.NumField() {
+				tag, opts, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ",")
+				if opts == "inline" {
+					check(typ.Field(i).Type) // keys at the top level
+					continue
+				}
+				if tag != "" && tag != "-" && !slices.Contains(keys, tag) {
+					t.Errorf("packaging/config.yaml lacks a commented %q line", tag)
+				}
 			}
 		}
+		check(reflect.TypeFor[agent.Config]())
 	})
 }
 
