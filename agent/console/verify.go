@@ -52,7 +52,12 @@ func (c *Console) verifyChkpwd(ctx context.Context, user string, pw agent.Passwo
 	if helper == "" {
 		return fmt.Errorf("%w for %q: pam_unix's unix_chkpwd is not installed", ErrCannotVerify, user)
 	}
-	_, err := c.Run.Run(ctx, bytes.NewReader(pw.Reveal()), helper, user, "nullok")
+	// pam_unix hands the helper the password followed by a NUL, and the
+	// helper (read_passwords) discards input that is not NUL-terminated:
+	// without it every password would be checked as empty.
+	in := append(append(make([]byte, 0, pw.Len()+1), pw.Reveal()...), 0)
+	_, err := c.Run.Run(ctx, bytes.NewReader(in), helper, user, "nullok")
+	clear(in)
 	if err != nil {
 		// unix_chkpwd prints nothing useful and never the password; its
 		// exit status is PAM_AUTH_ERR for a wrong one.

@@ -107,7 +107,7 @@ func TestVerifyLiveUsesChkpwd(t *testing.T) {
 			if !tt.helper {
 				return
 			}
-			if run.calls[0] != "/usr/sbin/unix_chkpwd ec2-serial nullok" || run.stdins[0] != "s3cret pw" {
+			if run.calls[0] != "/usr/sbin/unix_chkpwd ec2-serial nullok" || run.stdins[0] != "s3cret pw\x00" {
 				t.Errorf("ran %q with stdin %q", run.calls, run.stdins)
 			}
 		})

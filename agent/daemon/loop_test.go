@@ -312,7 +312,7 @@ func TestStatusLine(t *testing.T) {
 		{"ready but report failed", agent.Result{Status: agent.StatusReady, Err: errors.New("reporting status: denied")}, "", "error: reporting status: denied (at 2026-12-03T09:00:00Z)"},
 		{"disabled", disabled, "", "disabled: no serialpass:secret tag (at 2026-12-03T09:00:00Z)"},
 		{"disabled, own prefix", disabled, "acme:secret", "disabled: no acme:secret tag (at 2026-12-03T09:00:00Z)"},
-		{"multi-line error", agent.Result{Err: errors.Join(errors.New("a"), errors.New("b"))}, "", "error: a b (at 2026-12-03T09:00:00Z)"},
+		{"multi-line error", agent.Result{Err: errors.Join(errors.New("a"), errors.New("b"))}, "", "error: a; b (at 2026-12-03T09:00:00Z)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := StatusLine(tc.res, at, tc.tag); got != tc.want {
