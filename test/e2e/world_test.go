@@ -4,10 +4,7 @@
 package e2e_test
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,19 +60,7 @@ func newWorld(t *testing.T, moto *testbed.Moto, instance string, tags map[string
 // once runs `serialpass once --root ROOT` plus args.
 func (w *world) once(args ...string) (code int, stdout, stderr string) {
 	w.t.Helper()
-	cmd := exec.Command(w.bin, append([]string{"once", "--root", w.root}, args...)...)
-	cmd.Env = w.env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		w.t.Fatalf("running serialpass: %v", err)
-	}
-	return code, out.String(), errb.String()
+	return w.run(append([]string{"once"}, args...)...)
 }
 
 func (w *world) config(yaml string) string {
