@@ -1,148 +1,25 @@
 package packaging_test
 
 import (
-	"bufio"
 	"errors"
+	"github.com/serialpass/serialpass/internal/testbed"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
-
-// The Debian root is built once (debootstrap, ~40 s) and cached outside the
-// repository, where CI can keep it between runs; each test copies it.
-const (
-	defaultCacheDir = "/var/cache/serialpass-test"
-	suite           = "bookworm"
-	defaultMirror   = "http://deb.debian.org/debian"
-)
-
-// debianRoot returns a fresh copy of a cached debootstrap minbase root.
-func debianRoot(t *testing.T) string {
-	t.Helper()
-	needTools(t, "debootstrap", "dpkg", "cp")
-	if os.Geteuid() != 0 {
-		t.Fatal("the Debian root test needs root (debootstrap, dpkg --root runs scripts in a chroot); set SERIALPASS_SKIP_PACKAGING=1 to skip")
-	}
-	cacheDir := os.Getenv("SERIALPASS_TEST_CACHE")
-	if cacheDir == "" {
-		cacheDir = defaultCacheDir
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cached := filepath.Join(cacheDir, suite+"-minbase")
-
-	lock, err := os.OpenFile(cached+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("locking %s: %v", lock.Name(), err)
-	}
-	if _, err := os.Stat(filepath.Join(cached, "var/lib/dpkg/status")); errors.Is(err, fs.ErrNotExist) {
-		// Build beside the cache and rename: a half-built root is never used.
-		tmp := cached + ".tmp"
-		if err := os.RemoveAll(tmp); err != nil {
-			t.Fatal(err)
-		}
-		mirror := aptMirror()
-		t.Logf("building %s from %s (once)", cached, mirror)
-		start := time.Now()
-		run(t, nil, "debootstrap", "--variant=minbase", suite, tmp, mirror)
-		if err := os.Rename(tmp, cached); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("debootstrap took %v", time.Since(start).Round(time.Second))
-	} else if err != nil {
-		t.Fatal(err)
-	}
-
-	root := filepath.Join(t.TempDir(), "root")
-	run(t, nil, "cp", "-a", cached, root)
-	return root
-}
-
-// aptMirror finds the Debian mirror this machine's apt uses for the suite,
-// so debootstrap goes where apt already goes. SERIALPASS_DEBIAN_MIRROR wins.
-func aptMirror() string {
-	if m := os.Getenv("SERIALPASS_DEBIAN_MIRROR"); m != "" {
-		return m
-	}
-	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
-	files = append(files, "/etc/apt/sources.list")
-	list, _ := filepath.Glob("/etc/apt/sources.list.d/*.list")
-	files = append(files, list...)
-	for _, name := range files {
-		if m := mirrorIn(name); m != "" {
-			return m
-		}
-	}
-	return defaultMirror
-}
-
-// mirrorIn reads one apt source file, one-line or deb822 style, and returns
-// the first deb URI that serves the suite itself (not -security/-updates).
-func mirrorIn(name string) string {
-	f, err := os.Open(name)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var uris, suites []string
-	deb := false
-	flush := func() string {
-		found := ""
-		if deb && strings.Contains(" "+strings.Join(suites, " ")+" ", " "+suite+" ") && len(uris) > 0 {
-			found = uris[0]
-		}
-		uris, suites, deb = nil, nil, false
-		return found
-	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		fields := strings.Fields(line)
-		switch {
-		case line == "":
-			if m := flush(); m != "" {
-				return m
-			}
-		case strings.HasPrefix(line, "#"):
-		case fields[0] == "deb" && len(fields) >= 3:
-			// One-line style; skip an optional [options] block.
-			rest := fields[1:]
-			for len(rest) > 0 && strings.HasPrefix(rest[0], "[") {
-				for len(rest) > 0 && !strings.HasSuffix(rest[0], "]") {
-					rest = rest[1:]
-				}
-				rest = rest[1:]
-			}
-			if len(rest) >= 2 && rest[1] == suite {
-				return rest[0]
-			}
-		case strings.HasPrefix(line, "Types:"):
-			deb = strings.Contains(" "+line[len("Types:"):]+" ", " deb ")
-		case strings.HasPrefix(line, "URIs:"):
-			uris = strings.Fields(line[len("URIs:"):])
-		case strings.HasPrefix(line, "Suites:"):
-			suites = strings.Fields(line[len("Suites:"):])
-		}
-	}
-	return flush()
-}
 
 // TestDebInstallUpgradePurge installs the .deb into a real Debian root,
 // upgrades it over an edited config, removes it and purges it.
 func TestDebInstallUpgradePurge(t *testing.T) {
 	skipIfAsked(t)
-	needTools(t, "dpkg-deb")
-	root := debianRoot(t)
+	needTools(t, "dpkg-deb", "mmdebstrap", "cp")
+	if os.Geteuid() != 0 {
+		t.Fatal("the Debian root test needs root (dpkg --root runs scripts in a chroot); set SERIALPASS_SKIP_PACKAGING=1 to skip")
+	}
+	root := testbed.CopyRoot(t, testbed.Bookworm(t))
 	path := func(p string) string { return filepath.Join(root, p) }
 	dpkg := func(args ...string) string {
 		return run(t, nil, "dpkg", append([]string{"--root=" + root}, args...)...)

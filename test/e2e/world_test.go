@@ -25,8 +25,8 @@ type world struct {
 	// instance is the instance id the emulator serves and tags go to.
 	instance string
 	root     string
-	bin   string
-	env   []string
+	bin      string
+	env      []string
 }
 
 // newWorld starts an instance. Tests may share one moto_server (about a

@@ -46,7 +46,7 @@ func TestSerialConsoleLogin(t *testing.T) {
 	}
 	repo := testbed.RepoRoot(t)
 	start := time.Now()
-	base := baseRoot(t)
+	base := testbed.Bookworm(t)
 	deb := buildDeb(t, repo)
 	t.Logf("root and package ready after %s", time.Since(start).Round(time.Second))
 
