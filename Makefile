@@ -27,5 +27,9 @@ test: build tools
 package: tools
 	packaging/build.sh dist
 
+# Benchmarks (not part of make test): writes bench/RESULTS.md.
+bench: build tools
+	bench/run.sh
+
 clean:
 	rm -rf bin dist
