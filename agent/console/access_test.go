@@ -116,6 +116,11 @@ func TestPAMLoginPlacement(t *testing.T) {
 	}{
 		{"rhel: before the first account line", rhelLogin, endMarker + "\naccount    required     pam_nologin.so\n"},
 		{"admin enabled it already", "auth required pam_unix.so\naccount required pam_access.so\n", ""},
+		{"admin's line names access.conf", "account  requisite  /lib/security/pam_access.so accessfile=/etc/security/access.conf\n", ""},
+		{"admin's bracketed line that denies", "account [success=ok ignore=ignore default=bad] pam_access.so\n", ""},
+		{"admin's optional line enforces nothing", "account optional pam_access.so\n", endMarker + "\naccount optional pam_access.so\n"},
+		{"admin's line on another table, access.conf has no rules", "account required pam_access.so accessfile=/etc/security/login-access.conf\n",
+			endMarker + "\naccount required pam_access.so accessfile="},
 		{"no account line: appended", "auth required pam_unix.so", "pam_unix.so\n" + beginMarker},
 	}
 	for _, tt := range tests {
@@ -124,7 +129,7 @@ func TestPAMLoginPlacement(t *testing.T) {
 			p := filepath.Join(root, PAMLoginPath)
 			writeFile(t, p, tt.login)
 			c := New(root, &fakeRunner{})
-			if _, err := c.applyPAMLogin(); err != nil {
+			if _, err := c.applyPAMLogin("ec2-serial", Options{}); err != nil {
 				t.Fatal(err)
 			}
 			got := readFile(t, p)
@@ -142,6 +147,74 @@ func TestPAMLoginPlacement(t *testing.T) {
 			}
 			if back := readFile(t, p); back != tt.login {
 				t.Errorf("after remove:\n%q\nwant\n%q", back, tt.login)
+			}
+		})
+	}
+}
+
+// TestPAMLoginOtherAccessFile: an admin's pam_access line on another table
+// does not read our block. Ours is added only where it cannot start
+// applying someone else's rules (and lock them out); else nothing changes
+// and the error says what to add to their table.
+func TestPAMLoginOtherAccessFile(t *testing.T) {
+	const custom = "account required pam_access.so accessfile=/etc/security/login-access.conf\n"
+	tests := []struct {
+		name    string
+		login   string
+		files   map[string]string
+		wantErr string // "" means our block is added
+	}{
+		{name: "access.conf holds only comments", login: custom,
+			files: map[string]string{AccessConfPath: "# Login access control table.\n#-:ALL EXCEPT root:tty1\n\n"}},
+		{name: "access.conf has a rule of its own", login: custom,
+			files:   map[string]string{AccessConfPath: "# table\n-:ALL EXCEPT (wheel):LOCAL\n"},
+			wantErr: `reads /etc/security/login-access.conf, not our rules; enabling it for /etc/security/access.conf would also apply the rules in /etc/security/access.conf: put "+:ec2-serial:ttyS0" and "-:ec2-serial:ALL" first`},
+		{name: "access.d has a rule", login: custom,
+			files:   map[string]string{AccessConfPath: "# table\n", "etc/security/access.d/10-ops.conf": "+:ops:ALL\n-:ALL:ALL\n"},
+			wantErr: "would also apply the rules in /etc/security/access.d/10-ops.conf"},
+		{name: "another field separator", login: "account required pam_access.so fieldsep=|\n",
+			files:   map[string]string{AccessConfPath: "-|ALL EXCEPT root|tty1\n"},
+			wantErr: "reads /etc/security/access.conf with fieldsep=|"},
+		{name: "optional line on another table, rules in access.conf", login: "account optional pam_access.so accessfile=/etc/x.conf\n",
+			files: map[string]string{AccessConfPath: "-:ALL EXCEPT root:tty1\n"}, wantErr: "reads /etc/x.conf"},
+		{name: "optional line on another table, no rules", login: "account optional pam_access.so accessfile=/etc/x.conf\n",
+			files: map[string]string{AccessConfPath: "# nothing\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			p := filepath.Join(root, PAMLoginPath)
+			writeFile(t, p, tt.login)
+			for f, data := range tt.files {
+				writeFile(t, filepath.Join(root, f), data)
+			}
+			before := snapshot(t, root)
+			c := New(root, &fakeRunner{})
+			_, err := c.ApplyConsoleOnly(context.Background(), "ec2-serial", Options{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
+				}
+				if got := readFile(t, p); got != tt.login {
+					t.Errorf("login changed:\n%s", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readFile(t, p)
+			if !strings.HasPrefix(got, beginMarker) || !strings.HasSuffix(got, pamAccessLine+"\n"+endMarker+"\n"+tt.login) {
+				t.Errorf("want our block before the admin's line:\n%s", got)
+			}
+			if s, err := c.ConsoleOnlyState(); err != nil || !s.PAMAccess {
+				t.Errorf("state %+v, err %v", s, err)
+			}
+			if _, err := c.RemoveConsoleOnly(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if after := snapshot(t, root); !maps.Equal(before, after) {
+				t.Errorf("removal left changes")
 			}
 		})
 	}

@@ -130,15 +130,17 @@ func (c *Console) Apply(ctx context.Context, user string, o Options) (warnings [
 	return warnings, errors.Join(errs...)
 }
 
-// Remove takes out everything serialpass added for console-only login and
-// the issue file: what package removal must undo. The GRUB drop-in and the
-// getty stay: they make the console work for everyone.
+// Remove takes out everything serialpass added: the console-only lines,
+// the issue file and what fix_console added to the GRUB defaults; what
+// package removal must undo. The getty stays: it makes the console work
+// for everyone.
 func (c *Console) Remove(ctx context.Context) (warnings []string, err error) {
 	warnings, err = c.RemoveConsoleOnly(ctx)
 	if _, rerr := c.remove(IssuePath); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
-	return warnings, err
+	kw, kerr := c.RemoveKernelFix()
+	return append(warnings, kw...), errors.Join(err, kerr)
 }
 
 // readAbs reads an absolute host path (such as /proc/cmdline).

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -36,6 +37,21 @@ func (f *fakeRunner) Run(_ context.Context, stdin io.Reader, argv ...string) ([]
 }
 
 var errExit1 = errors.New("exit status 1")
+
+// exitError is a program's exit status as os/exec reports it (-1: killed
+// by a signal); fakes wrap it the way osexec.Runner wraps *exec.ExitError.
+type exitError int
+
+func (e exitError) Error() string {
+	if e < 0 {
+		return "signal: killed"
+	}
+	return fmt.Sprintf("exit status %d", int(e))
+}
+func (e exitError) ExitCode() int { return int(e) }
+
+// ranWith wraps err like osexec.Runner: "running PROG: ERR: STDERR".
+func ranWith(prog string, err error) error { return fmt.Errorf("running %s: %w: ", prog, err) }
 
 // debianRoot returns a sandbox root holding Debian 12's pam.d/login,
 // access.conf and sshd_config (from testdata) and a fake sshd.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,7 +33,16 @@ func TestHasConsole(t *testing.T) {
 	}
 }
 
+// grub-mkconfig texts: Debian's sources the drop-ins, upstream's (as
+// RHEL's grub2-mkconfig) only the main file.
+const (
+	debianMkconfig = "if test -f ${sysconfdir}/default/grub ; then\n  . ${sysconfdir}/default/grub\nfi\n" +
+		"for x in ${sysconfdir}/default/grub.d/*.cfg ; do\n  if [ -e \"${x}\" ]; then\n    . \"${x}\"\n  fi\ndone\n"
+	rhelMkconfig = "if test -f ${sysconfdir}/default/grub ; then\n  . ${sysconfdir}/default/grub\nfi\n"
+)
+
 func TestKernelConsole(t *testing.T) {
+	const cloudCfg = "etc/default/grub.d/15_cloud.cfg"
 	tests := []struct {
 		name       string
 		files      map[string]string
@@ -42,9 +52,25 @@ func TestKernelConsole(t *testing.T) {
 	}{
 		{"grub default", map[string]string{GrubDefaultPath: "GRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200\"\n"}, false, true, "/" + GrubDefaultPath},
 		{"grub drop-in (Debian cloud)", map[string]string{
-			GrubDefaultPath:                   "GRUB_CMDLINE_LINUX=\"\"\n",
-			"etc/default/grub.d/15_cloud.cfg": "GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT console=ttyS0\"\n",
-		}, false, true, "/etc/default/grub.d/15_cloud.cfg"},
+			GrubDefaultPath: "GRUB_CMDLINE_LINUX=\"\"\n",
+			cloudCfg:        "GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT console=ttyS0\"\n",
+		}, false, true, "/" + cloudCfg},
+		{"drop-in read by Debian's grub-mkconfig", map[string]string{
+			GrubDefaultPath: "GRUB_CMDLINE_LINUX=\"\"\n", cloudCfg: "GRUB_CMDLINE_LINUX=\"console=ttyS0\"\n",
+			"usr/sbin/grub-mkconfig": debianMkconfig,
+		}, false, true, "/" + cloudCfg},
+		{"drop-in grub2-mkconfig does not read (RHEL)", map[string]string{
+			GrubDefaultPath: "GRUB_CMDLINE_LINUX=\"crashkernel=auto\"\n", "etc/default/grub.d/50-serialpass.cfg": "GRUB_CMDLINE_LINUX=\"console=ttyS0\"\n",
+			"usr/sbin/grub2-mkconfig": rhelMkconfig,
+		}, false, false, "/" + GrubDefaultPath},
+		{"a later assignment replaces it", map[string]string{
+			GrubDefaultPath: "GRUB_CMDLINE_LINUX=\"console=ttyS0\"\nGRUB_CMDLINE_LINUX=\"quiet\"\n",
+		}, false, false, "/" + GrubDefaultPath},
+		{"a later assignment appends with ${}", map[string]string{
+			GrubDefaultPath: "GRUB_CMDLINE_LINUX='quiet'\nexport GRUB_CMDLINE_LINUX=\"${GRUB_CMDLINE_LINUX} console=ttyS0,115200n8\" # serial\n",
+		}, false, true, "/" + GrubDefaultPath},
+		{"commented out", map[string]string{GrubDefaultPath: "#GRUB_CMDLINE_LINUX=\"console=ttyS0\"\n"}, false, false, "/" + GrubDefaultPath},
+		{"other variable", map[string]string{GrubDefaultPath: "GRUB_CMDLINE_XEN=\"console=ttyS0\"\n"}, false, false, "/" + GrubDefaultPath},
 		{"grub without console", map[string]string{GrubDefaultPath: "GRUB_CMDLINE_LINUX=\"quiet\"\n"}, false, false, "/" + GrubDefaultPath},
 		{"live cmdline", map[string]string{"cmdline": "root=/dev/vda console=ttyS0,115200 rw\n"}, true, true, "cmdline"},
 		{"live cmdline without", map[string]string{"cmdline": "root=/dev/vda rw\n", GrubDefaultPath: "GRUB_CMDLINE_LINUX=\"console=ttyS0\"\n"}, true, false, "cmdline"},
@@ -69,28 +95,140 @@ func TestKernelConsole(t *testing.T) {
 	}
 }
 
-func TestApplyKernelFix(t *testing.T) {
-	root := t.TempDir()
-	writeFile(t, filepath.Join(root, GrubDefaultPath), "GRUB_CMDLINE_LINUX=\"quiet\"\n")
-	c := New(root, &fakeRunner{})
+// rhelGrub is Amazon Linux 2023's /etc/default/grub, without its final
+// newline to prove that every byte comes back.
+const rhelGrub = `GRUB_CMDLINE_LINUX="console=tty0 nvme_core.io_timeout=4294967295 rd.emergency=poweroff rd.shell=0 selinux=1 security=selinux quiet"
+GRUB_TIMEOUT=0
+GRUB_DISABLE_RECOVERY="true"
+GRUB_TERMINAL="ec2-console"
+GRUB_X86_USE_32BIT="true"
+GRUB_ENABLE_BLSCFG="true"`
 
-	_, ok, err := c.applyKernel(Options{})
-	if ok || err == nil || !strings.HasPrefix(err.Error(), "kernel console is not on ttyS0") {
-		t.Fatalf("without fix_console: ok %v, err %v", ok, err)
+func TestApplyKernelFix(t *testing.T) {
+	const debianGrub = "GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n"
+	tests := []struct {
+		name       string
+		files      map[string]string
+		dirs       []string
+		live       bool
+		wantDropIn bool
+		wantErr    string
+	}{
+		{name: "RHEL, no grub.d: marked block in /etc/default/grub", files: map[string]string{
+			GrubDefaultPath: rhelGrub, "usr/sbin/grub2-mkconfig": rhelMkconfig}},
+		{name: "no grub.d, no GRUB tools (image)", files: map[string]string{GrubDefaultPath: debianGrub}},
+		{name: "live RHEL", live: true, files: map[string]string{GrubDefaultPath: rhelGrub, "cmdline": "root=/dev/nvme0n1p1 console=tty0\n"}},
+		{name: "grub.d exists but grub2-mkconfig does not read it", dirs: []string{GrubDropInDir},
+			files: map[string]string{GrubDefaultPath: rhelGrub, "usr/sbin/grub2-mkconfig": rhelMkconfig}},
+		{name: "an earlier version's drop-in where grub.d is not read is taken out", dirs: []string{GrubDropInDir}, files: map[string]string{
+			GrubDefaultPath: rhelGrub, "usr/sbin/grub2-mkconfig": rhelMkconfig,
+			GrubDropInPath: "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX console=ttyS0\"\n",
+		}},
+		{name: "Debian with grub.d: the drop-in", wantDropIn: true, dirs: []string{GrubDropInDir},
+			files: map[string]string{GrubDefaultPath: debianGrub, "usr/sbin/grub-mkconfig": debianMkconfig}},
+		{name: "grub.d without GRUB tools: the drop-in", wantDropIn: true, dirs: []string{GrubDropInDir},
+			files: map[string]string{GrubDefaultPath: debianGrub}},
+		{name: "no GRUB defaults at all", wantErr: "no GRUB defaults to fix"},
 	}
-	if c.exists(GrubDropInPath) {
-		t.Fatal("drop-in written without fix_console")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for _, d := range tt.dirs {
+				mkdir(t, filepath.Join(root, d))
+			}
+			for p, data := range tt.files {
+				writeFile(t, filepath.Join(root, p), data)
+			}
+			orig := tt.files[GrubDefaultPath]
+			c := New(root, &fakeRunner{})
+			c.liveRoot = tt.live
+			c.CmdlinePath = filepath.Join(root, "cmdline")
+
+			_, ok, err := c.applyKernel(Options{})
+			if ok || err == nil || !strings.HasPrefix(err.Error(), "kernel console is not on ttyS0") {
+				t.Fatalf("without fix_console: ok %v, err %v", ok, err)
+			}
+			_, ok, err = c.applyKernel(Options{FixConsole: true})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || c.exists("etc/default") {
+					t.Fatalf("err = %v, want one with %q and nothing written", err, tt.wantErr)
+				}
+				return
+			}
+			for _, w := range []string{"reboot", "update-grub", "grub2-mkconfig", "grubby"} {
+				if ok || err == nil || !strings.Contains(err.Error(), w) {
+					t.Fatalf("with fix_console: ok %v, err %v: want a word about %s", ok, err, w)
+				}
+			}
+			grub := readFile(t, filepath.Join(root, GrubDefaultPath))
+			line := `GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0,115200"`
+			if tt.wantDropIn {
+				if grub != orig || !strings.Contains(readFile(t, filepath.Join(root, GrubDropInPath)), line+"\n") {
+					t.Errorf("want the drop-in only; grub:\n%s", grub)
+				}
+			} else {
+				if c.exists(GrubDropInPath) || (!slices.Contains(tt.dirs, GrubDropInDir) && c.exists(GrubDropInDir)) {
+					t.Errorf("a drop-in (or grub.d) where grub does not read it")
+				}
+				want := orig + beginMarker + ": fix_console adds the serial console; takes effect after grub-mkconfig and a reboot\n" + line + "\n" + endMarker + "\n"
+				if !strings.HasSuffix(orig, "\n") { // the block brings the newline and keeps none of its own
+					want = orig + "\n" + strings.TrimSuffix(want[len(orig):], "\n")
+				}
+				if grub != want {
+					t.Errorf("grub does not end in our block after the original bytes:\n%s", grub)
+				}
+			}
+			if !tt.live {
+				if ok, _, _ := c.KernelConsole("ttyS0"); !ok {
+					t.Error("the GRUB defaults grub reads still lack the console after the fix")
+				}
+			}
+
+			before := snapshot(t, root)
+			if _, err := c.fixGrub("ttyS0"); err != nil {
+				t.Fatal(err)
+			}
+			if again := snapshot(t, root); !maps.Equal(before, again) {
+				t.Errorf("a second fix changed files")
+			}
+
+			w, err := c.Remove(context.Background())
+			if err != nil || !slices.ContainsFunc(w, func(s string) bool { return strings.Contains(s, "reboot") }) {
+				t.Fatalf("Remove: warnings %q, err %v", w, err)
+			}
+			if back := readFile(t, filepath.Join(root, GrubDefaultPath)); back != orig {
+				t.Errorf("after cleanup:\n%q\nwant\n%q", back, orig)
+			}
+			if c.exists(GrubDropInPath) {
+				t.Errorf("drop-in left after cleanup")
+			}
+		})
 	}
-	_, ok, err = c.applyKernel(Options{FixConsole: true})
-	if ok || err == nil || !strings.Contains(err.Error(), "reboot") || !strings.Contains(err.Error(), "update-grub") {
-		t.Fatalf("with fix_console: ok %v, err %v", ok, err)
+}
+
+func TestFixGrubMovesItsBlockLast(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, GrubDefaultPath), "GRUB_TIMEOUT=5\n")
+	c := New(root, &fakeRunner{})
+	if _, err := c.fixGrub("ttyS0"); err != nil {
+		t.Fatal(err)
 	}
-	got := readFile(t, filepath.Join(root, GrubDropInPath))
-	if !strings.Contains(got, `GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=tty0 console=ttyS0,115200n8"`) {
-		t.Errorf("drop-in = %q", got)
+	p := filepath.Join(root, GrubDefaultPath)
+	writeFile(t, p, readFile(t, p)+"GRUB_CMDLINE_LINUX=\"quiet\"\n") // the admin's, after ours
+	if ok, _, _ := c.KernelConsole("ttyS0"); ok {
+		t.Fatal("an assignment after our block should undo it")
+	}
+	if _, err := c.fixGrub("ttyS0"); err != nil {
+		t.Fatal(err)
 	}
 	if ok, _, _ := c.KernelConsole("ttyS0"); !ok {
-		t.Error("the image's GRUB defaults still lack the console after the fix")
+		t.Errorf("still no console:\n%s", readFile(t, p))
+	}
+	if _, err := c.RemoveKernelFix(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, p); got != "GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX=\"quiet\"\n" {
+		t.Errorf("after removal: %q", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -19,24 +20,6 @@ func sshDropIn(user string) []byte {
 		"DenyUsers " + user + "\n")
 }
 
-// includesDropIns reports whether sshd_config has an active Include of
-// sshd_config.d/*.conf.
-func includesDropIns(cfg []byte) bool {
-	start, _ := scanLines(cfg, func(line string) bool {
-		f := strings.Fields(line)
-		if len(f) < 2 || !strings.EqualFold(f[0], "Include") {
-			return false
-		}
-		for _, p := range f[1:] {
-			if strings.HasSuffix(p, "sshd_config.d/*.conf") {
-				return true
-			}
-		}
-		return false
-	})
-	return start >= 0
-}
-
 // sshdInstalled reports whether the root has an OpenSSH server.
 func (c *Console) sshdInstalled() bool {
 	return c.exists("usr/sbin/sshd") || c.exists(SSHDConfigPath)
@@ -46,6 +29,10 @@ func (c *Console) sshdInstalled() bool {
 // with sshd -t and reloads a running sshd. On the live system a failing
 // check puts the previous drop-in back and is an error; under another root
 // it is a warning (an image being prepared has no host keys yet).
+//
+// Where sshd_config does not include the drop-in, it has no effect: the
+// main file (never edited) must then keep the password off SSH by itself,
+// or that is the error.
 func (c *Console) applySSHD(ctx context.Context, user string) (warnings []string, err error) {
 	if !c.sshdInstalled() {
 		return nil, nil
@@ -54,25 +41,53 @@ func (c *Console) applySSHD(ctx context.Context, user string) (warnings []string
 	if err != nil {
 		return nil, err
 	}
+	var policyErr error
 	if !includesDropIns(main) {
-		warnings = append(warnings, fmt.Sprintf("/%s does not include /etc/ssh/sshd_config.d/*.conf: "+
-			"add 'Include /etc/ssh/sshd_config.d/*.conf' at its top, or 'DenyUsers %s', to refuse SSH logins of the console user",
-			SSHDConfigPath, user))
+		policyErr = c.sshPasswordPolicy(main, user)
 	}
+	warnings, err = c.writeSSHDropIn(ctx, user)
+	return warnings, errors.Join(policyErr, err)
+}
+
+// sshPasswordPolicy returns nil when the main sshd_config keeps password
+// logins of user off SSH, else an error worded as the status reason.
+func (c *Console) sshPasswordPolicy(main []byte, user string) error {
+	possible, fix, err := c.sshPasswordVerdict(main, user)
+	switch {
+	case err != nil:
+		return fmt.Errorf("sshd_config does not include sshd_config.d, and whether it allows password logins is unknown: %w", err)
+	case !possible:
+		return nil
+	}
+	return fmt.Errorf("sshd_config does not include sshd_config.d and allows password logins: "+
+		"the console password would work over SSH; add 'Include /etc/ssh/sshd_config.d/*.conf' or %s", fix)
+}
+
+// privsepMissing is what sshd -t says before sshd first started (the unit
+// creates /run/sshd): the check cannot run yet.
+const privsepMissing = "Missing privilege separation directory"
+
+// writeSSHDropIn writes our drop-in, checks it and reloads sshd.
+func (c *Console) writeSSHDropIn(ctx context.Context, user string) (warnings []string, err error) {
 	want := sshDropIn(user)
 	old, existed, err := c.read(SSHDropInPath)
 	if err != nil {
-		return warnings, err
+		return nil, err
 	}
 	if existed && bytes.Equal(old, want) {
-		return warnings, nil
+		return nil, nil
 	}
 	if err := c.write(SSHDropInPath, want, 0o644); err != nil {
-		return warnings, err
+		return nil, err
 	}
 	if err := c.checkSSHD(ctx); err != nil {
 		if !c.live() {
-			return append(warnings, err.Error()), nil
+			return []string{err.Error()}, nil
+		}
+		if strings.Contains(err.Error(), privsepMissing) && c.sshdRunning(ctx) == "" {
+			// At boot, or sshd installed but stopped: sshd runs this very
+			// check itself before it starts, so keep the drop-in.
+			return []string{fmt.Sprintf("sshd has not started yet (no /run/sshd), so /%s was not checked with sshd -t; sshd checks it when it starts", SSHDropInPath)}, nil
 		}
 		if existed {
 			err = joinRestore(err, c.write(SSHDropInPath, old, 0o644))
@@ -80,9 +95,9 @@ func (c *Console) applySSHD(ctx context.Context, user string) (warnings []string
 			_, rerr := c.remove(SSHDropInPath)
 			err = joinRestore(err, rerr)
 		}
-		return warnings, err
+		return nil, err
 	}
-	return warnings, c.reloadSSHD(ctx)
+	return nil, c.reloadSSHD(ctx)
 }
 
 func joinRestore(err, rerr error) error {
@@ -114,19 +129,28 @@ func (c *Console) checkSSHD(ctx context.Context) error {
 	return nil
 }
 
-// reloadSSHD reloads sshd when it runs; never under another root.
-func (c *Console) reloadSSHD(ctx context.Context) error {
+// sshdRunning returns the unit name of a running sshd, or "" (always ""
+// under another root).
+func (c *Console) sshdRunning(ctx context.Context) string {
 	if !c.live() {
-		return nil
+		return ""
 	}
 	for _, unit := range []string{"ssh.service", "sshd.service"} {
-		if _, err := c.Run.Run(ctx, nil, "systemctl", "is-active", "--quiet", unit); err != nil {
-			continue // not running (or not this name)
+		if _, err := c.Run.Run(ctx, nil, "systemctl", "is-active", "--quiet", unit); err == nil {
+			return unit
 		}
-		if _, err := c.Run.Run(ctx, nil, "systemctl", "reload", unit); err != nil {
-			return fmt.Errorf("reloading sshd: %w", err)
-		}
+	}
+	return ""
+}
+
+// reloadSSHD reloads sshd when it runs; never under another root.
+func (c *Console) reloadSSHD(ctx context.Context) error {
+	unit := c.sshdRunning(ctx)
+	if unit == "" {
 		return nil
+	}
+	if _, err := c.Run.Run(ctx, nil, "systemctl", "reload", unit); err != nil {
+		return fmt.Errorf("reloading sshd: %w", err)
 	}
 	return nil
 }
