@@ -32,13 +32,16 @@ func (a *Agent) setupConsole(ctx context.Context, res Result) Result {
 	return res
 }
 
-// showBanner tells the console about a status that was just reported. It
-// never fails the pass: the tags already carry the outcome.
-func (a *Agent) showBanner(ctx context.Context, res Result, at time.Time) {
-	if a.Console == nil || !res.Reported {
+// showBanner tells the console about an outcome that differs from the last
+// one shown there, whether or not the tags could carry it. It never fails
+// the pass.
+func (a *Agent) showBanner(ctx context.Context, st *State, res Result, rep Report) {
+	if a.Console == nil || rep.same(st.Shown) {
 		return
 	}
-	if err := a.Console.Banner(ctx, res, at); err != nil {
+	if err := a.Console.Banner(ctx, res, rep.Time); err != nil {
 		a.Log.Warn("writing the console banner", "err", err)
+		return
 	}
+	st.Shown = rep
 }

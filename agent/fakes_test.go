@@ -66,10 +66,11 @@ type fakeAccount struct {
 
 func newFakeAccounts() *fakeAccounts {
 	return &fakeAccounts{
-		sys: System{UIDMin: 1000, EncryptMethod: "SHA512", Groups: []string{"root", "daemon", "sudo", "adm"}, Shells: []string{"/bin/sh", "/bin/bash"}},
+		sys: System{UIDMin: 1000, UIDMax: 60000, EncryptMethod: "SHA512", Groups: []string{"root", "daemon", "sudo", "adm"}, Shells: []string{"/bin/sh", "/bin/bash"}},
 		accounts: map[string]*fakeAccount{
 			"root":   {acct: Account{Name: "root", UID: 0, Locked: true}},
 			"daemon": {acct: Account{Name: "daemon", UID: 1, Locked: true}},
+			"nobody": {acct: Account{Name: "nobody", UID: 65534, Locked: true}},
 		},
 	}
 }

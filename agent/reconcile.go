@@ -79,6 +79,12 @@ func (r Result) OK() bool { return r.Err == nil }
 // account in line, remember what was applied, and report when the reported
 // status changes.
 func (a *Agent) Pass(ctx context.Context) Result {
+	tags, tagErr := a.Tags.Tags(ctx, a.Config.TagPrefix)
+	if tagErr == nil && a.untouched(tags) {
+		// Never managed, never reported: touch nothing at all, not even
+		// the state directory or its lock.
+		return Result{Status: StatusDisabled}
+	}
 	if l, ok := a.State.(Locker); ok {
 		// One pass at a time per state file: `rotate`, `once` and the
 		// daemon never interleave the steps of a rotation.
@@ -94,9 +100,8 @@ func (a *Agent) Pass(ctx context.Context) Result {
 		a.Log.Warn("ignoring unreadable state", "err", err)
 		st = State{}
 	}
-	res := a.setupConsole(ctx, a.reconcile(ctx, &st))
+	res := a.setupConsole(ctx, a.reconcile(ctx, &st, tags, tagErr))
 	if res.Status == StatusDisabled && st.Reported.Status == "" {
-		// Never managed, never reported: touch nothing at all.
 		return res
 	}
 	now := a.Clock.Now().UTC().Truncate(time.Second)
@@ -110,11 +115,42 @@ func (a *Agent) Pass(ctx context.Context) Result {
 			res.Reported = true
 		}
 	}
+	// The console hears of every new outcome, also one the tags could
+	// not carry.
+	a.showBanner(ctx, &st, res, rep)
 	if err := a.State.Save(st); err != nil {
 		res.Err = errors.Join(res.Err, err)
 	}
-	a.showBanner(ctx, res, now)
 	return res
+}
+
+// untouched reports a disabled instance that this agent never reported on
+// (no state): such a pass must leave no trace.
+func (a *Agent) untouched(tags map[string]string) bool {
+	set, _ := ParseTags(tags, a.Config)
+	if set.Enabled() {
+		return false
+	}
+	st, err := a.State.Load()
+	return err == nil && st.Reported.Status == ""
+}
+
+// announce reports an intermediate status (rotating) in the middle of a
+// pass, before the step it warns of, and records it as reported. A failed
+// report is an error: the step must not run unannounced.
+func (a *Agent) announce(ctx context.Context, st *State, rep Report) error {
+	if rep.same(st.Reported) {
+		return nil
+	}
+	rep.Time = a.Clock.Now().UTC().Truncate(time.Second)
+	if err := a.Reporter.Report(ctx, a.Identity.InstanceID, a.ReportTags(rep)); err != nil {
+		return fmt.Errorf("reporting status %s: %w", rep.Status, err)
+	}
+	st.Reported = rep
+	if err := a.State.Save(*st); err != nil {
+		return fmt.Errorf("recording the reported status: %w", err)
+	}
+	return nil
 }
 
 // ReportTags renders a report as instance tags.
@@ -133,10 +169,9 @@ func (a *Agent) ReportTags(r Report) map[string]string {
 }
 
 // reconcile decides and applies; it never reports.
-func (a *Agent) reconcile(ctx context.Context, st *State) Result {
-	tags, err := a.Tags.Tags(ctx, a.Config.TagPrefix)
-	if err != nil {
-		return a.fail(Result{}, fmt.Errorf("reading instance tags: %w", err))
+func (a *Agent) reconcile(ctx context.Context, st *State, tags map[string]string, tagErr error) Result {
+	if tagErr != nil {
+		return a.fail(Result{}, fmt.Errorf("reading instance tags: %w", tagErr))
 	}
 	set, err := ParseTags(tags, a.Config)
 	for _, k := range set.Unknown {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -117,18 +118,19 @@ func TestPassRefusesBadInput(t *testing.T) {
 	cases := []struct {
 		name   string
 		tags   map[string]string
-		secret string // "" means the secret does not exist
+		secret string // the SecretString of fleet/console
 		want   string // in the reason
 	}{
 		{"password with a newline", nil, "pw\nroot:x", "newline"},
 		{"password with a carriage return", nil, "pw\rx", "newline"},
 		{"password with NUL", nil, "pw\x00x", "NUL"},
 		{"empty password", nil, `{"password":""}`, "empty"},
-		{"empty plain secret", nil, "", "not found"},
+		{"empty plain secret", nil, "", "empty"},
 		{"2 KB password", nil, strings.Repeat("x", 2048), "more than 1024"},
 		{"invalid UTF-8", nil, "pw\xff", "UTF-8"},
 		{"user root without allow_root", map[string]string{"serialpass:user": "root"}, goodPW, "allow_root"},
 		{"system user daemon", map[string]string{"serialpass:user": "daemon"}, goodPW, "system account"},
+		{"user nobody (above UID_MAX)", map[string]string{"serialpass:user": "nobody"}, goodPW, "UID_MAX"},
 		{"user with a space", map[string]string{"serialpass:user": "Bad Name"}, goodPW, "not a valid name"},
 		{"user with a semicolon", map[string]string{"serialpass:user": "a;b"}, goodPW, "not a valid name"},
 		{"user of 40 characters", map[string]string{"serialpass:user": long40}, goodPW, "not a valid name"},
@@ -145,9 +147,7 @@ func TestPassRefusesBadInput(t *testing.T) {
 				tags[k] = v
 			}
 			r := newRig(t, tags)
-			if tc.secret != "" || tc.name != "empty plain secret" {
-				r.secrets.put("fleet/console", "v1", tc.secret)
-			}
+			r.secrets.put("fleet/console", "v1", tc.secret)
 			res := r.agent.Pass(context.Background())
 			if res.OK() || res.Status != StatusError {
 				t.Fatalf("pass = %+v, want an error", res)
@@ -177,6 +177,17 @@ func TestPassDisabled(t *testing.T) {
 		}
 		if r.state.saves != 0 || len(r.reporter.reports) != 0 || r.secrets.calls != 0 {
 			t.Errorf("saves=%d reports=%d secret calls=%d, want 0", r.state.saves, len(r.reporter.reports), r.secrets.calls)
+		}
+	})
+	t.Run("never managed: no state directory or lock file either", func(t *testing.T) {
+		r := newRig(t, map[string]string{"Name": "web"})
+		root := t.TempDir()
+		r.agent.State = NewFileState(root)
+		if res := r.agent.Pass(context.Background()); !res.OK() || res.Status != StatusDisabled {
+			t.Fatalf("pass = %+v", res)
+		}
+		if entries, _ := os.ReadDir(root); len(entries) != 0 {
+			t.Errorf("the pass left %v under the root", entries)
 		}
 	})
 	t.Run("managed before: reports disabled once", func(t *testing.T) {

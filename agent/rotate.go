@@ -73,16 +73,26 @@ func (a *Agent) reconcileRotate(ctx context.Context, st *State, res Result, t ta
 	res.Secret = name
 	sessions := a.sessions(ctx, st, t.set.User)
 	res.LastLogin = st.LastLogin
+	// enable-until first: locking needs no AWS call, so an expired
+	// instance is locked even when Secrets Manager cannot be reached.
 	wasExpired := st.Expired
+	if r, done := a.expire(ctx, st, res, t); done {
+		return r
+	}
+	if wasExpired {
+		// Access re-enabled: whoever had the password must not keep it.
+		// Recorded now, so a failure below cannot turn it into an
+		// unlock with the old password.
+		st.RotateRequested = a.Clock.Now().UTC()
+		st.FreshPending = true
+	}
 	if r := st.Rotation; r != nil && (r.Secret != name || r.User != t.set.User) {
-		a.Log.Warn("dropping a rotation of another secret or user: the tags changed", "secret", r.Secret, "user", r.User)
-		st.Rotation = nil
+		if err := a.settleOther(ctx, st); err != nil {
+			return a.failRotate(st, res, err)
+		}
 	}
 	info, err := a.Admin.DescribeSecret(ctx, name)
 	if errors.Is(err, ErrSecretNotFound) {
-		if r, done := a.expire(ctx, st, res, t); done {
-			return r
-		}
 		return a.create(ctx, st, res, t, name)
 	}
 	if err != nil {
@@ -94,17 +104,32 @@ func (a *Agent) reconcileRotate(ctx context.Context, st *State, res Result, t ta
 			return a.failRotate(st, res, err)
 		}
 	}
-	if r, done := a.expire(ctx, st, res, t); done {
-		return r
-	}
-	if wasExpired {
-		// Access re-enabled: whoever had the password must not keep it.
-		st.RotateRequested = a.Clock.Now().UTC()
-	}
-	if why := a.rotationDue(st, t, name, lb, sessions); why != "" {
+	why := a.rotationDue(st, t, name, lb, sessions)
+	if why != "" {
 		return a.rotate(ctx, st, res, t, name, lb.current, why)
 	}
+	if st.FreshPending && t.exists && t.acct.Locked {
+		// Re-enabled within 10 minutes of the last rotation: stay locked
+		// until the fresh password may be made, never unlock with the
+		// password of before the expiry.
+		next := st.LastRotation.Add(MinRotationInterval).UTC().Format(time.RFC3339)
+		res.Status = StatusExpired
+		res.Reason = "access re-enabled: the password is unlocked with a fresh one at " + next + " (at most one rotation per 10 minutes)"
+		return res
+	}
 	return a.ensureCurrent(ctx, st, res, t, name, lb.current)
+}
+
+// announceRotating reports `rotating` before a rotation's first write to
+// the store or to the local password: while the local password may be
+// the one in AWSPENDING, the instance says so. live is the version live
+// locally until the rotation lands, next the one it moves to.
+func (a *Agent) announceRotating(ctx context.Context, st *State, res Result, live, next string) error {
+	reason := "rotation in progress"
+	if next != "" {
+		reason = "rotating to version " + shortID(next)
+	}
+	return a.announce(ctx, st, Report{Status: StatusRotating, VersionID: live, Reason: reason, LastLogin: res.LastLogin})
 }
 
 // failRotate fails the pass; with a rotation open the status stays
@@ -149,6 +174,14 @@ func (a *Agent) create(ctx context.Context, st *State, res Result, t target, nam
 	if err != nil {
 		return a.fail(res, err)
 	}
+	if t.exists && !t.acct.Locked {
+		// The account has a password of its own, which AWSCURRENT stops
+		// holding the moment the secret exists.
+		if err := a.announceRotating(ctx, st, res, res.VersionID, token); err != nil {
+			st.Rotation = nil // nothing was sent to the store
+			return a.fail(res, err)
+		}
+	}
 	value := secretValue(t.set.User, pw)
 	v, err := a.Admin.CreateSecret(ctx, NewSecret{
 		Name:        name,
@@ -180,6 +213,10 @@ func (a *Agent) rotate(ctx context.Context, st *State, res Result, t target, nam
 		return a.fail(res, err)
 	}
 	a.Log.Info("rotating", "secret", name, "user", t.set.User, "why", why, "token", token)
+	if err := a.announceRotating(ctx, st, res, res.VersionID, token); err != nil {
+		st.Rotation = nil // nothing was sent to the store
+		return a.fail(res, err)
+	}
 	value := secretValue(t.set.User, pw)
 	vid, err := a.Admin.PutSecretValue(ctx, name, token, value, []string{StagePending})
 	if err != nil {
@@ -227,6 +264,7 @@ func (a *Agent) finish(st *State, res Result, t target, name, vid string, rotate
 		st.LastRotation = now
 		st.RotateNonce = t.set.RotateNonce
 		st.RotateRequested = time.Time{}
+		st.FreshPending = false
 		res.Rotated = true
 		res.Changed = true
 	}
@@ -234,79 +272,6 @@ func (a *Agent) finish(st *State, res Result, t target, name, vid string, rotate
 	res.VersionID = vid
 	res.Status = StatusReady
 	return res
-}
-
-// resolve settles what a crash or a failure left open, before anything
-// else happens: the recorded token, or an AWSPENDING label found on the
-// secret. It finds which stored version the local hash verifies and rolls
-// forward from there; it never generates a password. It returns the
-// labels as they are afterwards.
-func (a *Agent) resolve(ctx context.Context, st *State, res *Result, t *target, name string, lb labels) (labels, error) {
-	var goal string
-	if r := st.Rotation; r != nil {
-		if len(lb.versions[r.Token]) > 0 {
-			goal = r.Token
-		} else {
-			// Neither PutSecretValue nor CreateSecret landed: the local
-			// password never changed. The token is dropped, not re-sent.
-			a.Log.Info("the recorded rotation never reached the store; dropping it", "token", r.Token)
-			st.Rotation = nil
-		}
-	}
-	if goal == "" && lb.pending != "" && lb.pending != lb.current {
-		// AWSPENDING on a version no rotation of ours is known to own
-		// (a lost state file, or a request that landed late).
-		pw, vid, err := a.versionPassword(ctx, name, t.set.User, lb.pending)
-		if err != nil {
-			return lb, err
-		}
-		ok, err := a.verifies(ctx, *t, pw)
-		switch {
-		case err != nil:
-			return lb, err
-		case ok:
-			a.Log.Info("the local password is the AWSPENDING version: rolling forward", "version", vid)
-			goal = vid
-		default:
-			a.Log.Info("removing AWSPENDING from a version that is neither current nor in progress", "version", vid)
-			if err := a.Admin.UpdateSecretVersionStage(ctx, name, StagePending, "", vid); err != nil {
-				return lb, fmt.Errorf("clearing a stale AWSPENDING (secretsmanager:UpdateSecretVersionStage): %w", err)
-			}
-			delete(lb.versions, vid)
-			lb.pending = ""
-		}
-	}
-	if goal == "" {
-		if lb.pending != "" { // on AWSCURRENT's version: step 4's tail
-			if err := a.Admin.UpdateSecretVersionStage(ctx, name, StagePending, "", lb.pending); err != nil {
-				return lb, fmt.Errorf("clearing AWSPENDING (secretsmanager:UpdateSecretVersionStage): %w", err)
-			}
-			lb.pending = ""
-		}
-		return lb, nil
-	}
-	pw, _, err := a.versionPassword(ctx, name, t.set.User, goal)
-	if err != nil {
-		return lb, err
-	}
-	ok, err := a.verifies(ctx, *t, pw)
-	if err != nil {
-		return lb, err
-	}
-	if !ok {
-		// Steps 2 done, 3 not (or undone): apply the stored new password.
-		a.Log.Info("rolling an open rotation forward: applying the new version locally", "version", goal)
-		if _, err := a.applyVerified(ctx, t, pw); err != nil {
-			return lb, err
-		}
-	} else {
-		a.Log.Info("rolling an open rotation forward: the local password is already the new version", "version", goal)
-	}
-	if err := a.promote(ctx, st, name, goal, lb.current, slices.Contains(lb.versions[goal], StagePending)); err != nil {
-		return lb, err
-	}
-	*res = a.finish(st, *res, *t, name, goal, true)
-	return labels{current: goal, versions: map[string][]string{goal: {StageCurrent}}}, nil
 }
 
 // ensureCurrent is the steady state: AWSCURRENT is live locally. When the

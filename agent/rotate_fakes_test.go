@@ -32,6 +32,8 @@ type accountsFake struct {
 	setErr   error
 	verErr   error // returned by Verify instead of checking
 	calls    []string
+	// afterSet runs after a password took effect (nil: nothing).
+	afterSet func()
 }
 
 type accountRec struct {
@@ -76,6 +78,9 @@ func (f *accountsFake) SetPassword(_ context.Context, name string, pw agent.Pass
 	sum := sha256.Sum256(fmt.Appendf(nil, "%d:%s", f.salt, pw.Reveal()))
 	a := f.accounts[name]
 	a.pw, a.acct.Locked, a.acct.Fingerprint = string(pw.Reveal()), false, hex.EncodeToString(sum[:])
+	if f.afterSet != nil {
+		f.afterSet()
+	}
 	return nil
 }
 
@@ -103,9 +108,15 @@ func (f *accountsFake) Verify(_ context.Context, user string, pw agent.Password)
 	return nil
 }
 
-type reporterFake struct{ reports []map[string]string }
+type reporterFake struct {
+	reports []map[string]string
+	err     error // refuses every report while set
+}
 
 func (f *reporterFake) Report(_ context.Context, _ string, tags map[string]string) error {
+	if f.err != nil {
+		return f.err
+	}
 	f.reports = append(f.reports, tags)
 	return nil
 }
@@ -241,4 +252,71 @@ func (r *rotRig) lastReport() map[string]string {
 		return nil
 	}
 	return r.reporter.reports[len(r.reporter.reports)-1]
+}
+
+// holdsNow checks the invariant as it must hold at every instant, also in
+// the middle of a pass: the local password is AWSCURRENT's, or
+// AWSPENDING's while the instance's reported status is rotating. An
+// account without a usable password holds nothing that could diverge.
+func (r *rotRig) holdsNow() error {
+	ctx := context.Background()
+	a, ok := r.accounts.accounts[rigUser]
+	if !ok || a.acct.Locked {
+		return nil
+	}
+	info, err := r.store.DescribeSecret(ctx, rigSecret)
+	if err != nil {
+		return nil // no secret yet: nothing stored to diverge from
+	}
+	local := func(stage string) bool {
+		for id, stages := range info.Versions {
+			if !slices.Contains(stages, stage) {
+				continue
+			}
+			v, err := r.store.GetSecretVersion(ctx, rigSecret, id)
+			if err != nil {
+				return false
+			}
+			pw, err := agent.ParseSecret(v.Value, rigUser)
+			return err == nil && a.pw == string(pw.Reveal())
+		}
+		return false
+	}
+	switch {
+	case local(agent.StageCurrent):
+		return nil
+	case local(agent.StagePending) && r.lastReport()["serialpass:status"] == agent.StatusRotating:
+		return nil
+	case local(agent.StagePending):
+		return fmt.Errorf("the local password is AWSPENDING's but the instance reports %v", r.lastReport())
+	}
+	return fmt.Errorf("the local password is neither AWSCURRENT's nor AWSPENDING's (labels %v)", info.Versions)
+}
+
+// watchInvariant checks holdsNow around every store call and after every
+// local password change, until the test ends.
+func (r *rotRig) watchInvariant(extra func(secrets.Call) error) {
+	busy := false
+	check := func(at string) {
+		if busy {
+			return
+		}
+		busy = true
+		defer func() { busy = false }()
+		if err := r.holdsNow(); err != nil {
+			r.t.Errorf("%s: %v", at, err)
+		}
+	}
+	r.accounts.afterSet = func() { check("after chpasswd") }
+	r.store.SetFault(func(c secrets.Call) error {
+		when := "before"
+		if c.After {
+			when = "after"
+		}
+		check(when + " " + c.Op)
+		if extra != nil {
+			return extra(c)
+		}
+		return nil
+	})
 }

@@ -222,7 +222,7 @@ func TestRotateCrashAtEachStep(t *testing.T) {
 			r.advance(11 * time.Minute)
 			r.state.s.RotateRequested = r.clock.now
 			n, landed := 0, map[string]int{}
-			r.store.SetFault(func(c secrets.Call) error {
+			r.watchInvariant(func(c secrets.Call) error {
 				if c.After {
 					landed[c.Op]++
 				}
@@ -247,8 +247,11 @@ func TestRotateCrashAtEachStep(t *testing.T) {
 			if got := r.state.s.Rotation; got == nil || got.Phase != agent.PhaseRecorded {
 				t.Fatalf("state on disk = %+v, want the recorded token", got)
 			}
+			if err := r.holdsNow(); err != nil {
+				t.Errorf("after the crash: %v", err)
+			}
 			token := r.state.s.Rotation.Token
-			r.store.SetFault(func(c secrets.Call) error {
+			r.watchInvariant(func(c secrets.Call) error {
 				if c.After {
 					landed[c.Op]++
 				}

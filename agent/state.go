@@ -23,6 +23,8 @@ type State struct {
 	Reported Report `json:"reported"`
 	// LastPass is the outcome of the most recent pass, for `status`.
 	LastPass Report `json:"last_pass"`
+	// Shown is the outcome last written to the console banner.
+	Shown Report `json:"shown,omitzero"`
 
 	// Rotate mode (rotate.go). Rotation is the rotation left open, nil
 	// when none is: it is saved before any AWS call of a rotation.
@@ -38,6 +40,10 @@ type State struct {
 	LastLogin time.Time `json:"last_login,omitzero"`
 	// Expired is true while the password is locked by enable-until.
 	Expired bool `json:"expired,omitempty"`
+	// FreshPending is true from a re-enable (enable-until extended or
+	// removed) in rotate mode until the fresh password is set: the
+	// account stays locked until then.
+	FreshPending bool `json:"fresh_pending,omitempty"`
 }
 
 // Rotation phases, in protocol order.
