@@ -33,7 +33,9 @@ func WaitIdentity(ctx context.Context, src IdentitySource, timeout time.Duration
 			return Identity{}, fmt.Errorf("reading instance identity: %w", err)
 		}
 		if try == 1 {
-			log.Warn("instance metadata unreachable, waiting", "timeout", timeout, "err", err)
+			// Progress, not yet a failure: the error itself is returned
+			// if the wait runs out.
+			log.Info("instance metadata unreachable, waiting", "timeout", timeout)
 		}
 		left := deadline.Sub(clock.Now())
 		if left <= 0 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -110,6 +111,10 @@ func ParseConfig(data []byte) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, err
 	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return Config{}, errors.New("the config holds more than one YAML document")
+	}
 	return cfg, cfg.validate()
 }
 
@@ -117,8 +122,8 @@ func (c Config) validate() error {
 	if err := c.Console.Validate(); err != nil {
 		return err
 	}
-	if c.TagPrefix == "" {
-		return errors.New("tag_prefix must not be empty")
+	if !tagPrefixRE.MatchString(c.TagPrefix) || strings.HasPrefix(strings.ToLower(c.TagPrefix), "aws:") {
+		return fmt.Errorf("tag_prefix %q: want 1 to 64 of A-Z a-z 0-9 + - = . _ : @, not starting with aws: (tags in instance metadata allow no spaces or slashes)", clip(c.TagPrefix, 40))
 	}
 	if err := ValidUserName(c.User); err != nil {
 		return fmt.Errorf("user: %w", err)
@@ -131,11 +136,18 @@ func (c Config) validate() error {
 	if c.BootTimeout <= 0 {
 		return errors.New("boot_timeout must be positive")
 	}
-	if c.Interval <= 0 {
-		return errors.New("interval must be positive")
+	if c.Interval < Duration(MinInterval) {
+		return fmt.Errorf("interval must be at least %s", MinInterval)
 	}
 	return c.validateRotate()
 }
+
+// MinInterval is the shortest interval between daemon passes.
+const MinInterval = time.Second
+
+// tagPrefixRE: characters EC2 allows in tag keys that instance metadata can
+// serve (no spaces, no "/"), leaving room for the agent's own keys.
+var tagPrefixRE = regexp.MustCompile(`^[A-Za-z0-9+\-=._:@]{1,64}$`)
 
 // Duration is a time.Duration that also accepts whole days ("30d").
 type Duration time.Duration

@@ -36,7 +36,18 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad duration", yaml: "interval: soon\n", wantErr: "invalid duration"},
 		{name: "bad user", yaml: "user: Bad Name\n", wantErr: "not a valid name"},
 		{name: "bad group", yaml: "allowed_groups: ['a;b']\n", wantErr: "not a valid name"},
-		{name: "zero interval", yaml: "interval: 0s\n", wantErr: "interval must be positive"},
+		{name: "zero interval", yaml: "interval: 0s\n", wantErr: "interval must be at least 1s"},
+		{name: "interval below a second", yaml: "interval: 10ms\n", wantErr: "interval must be at least 1s"},
+		{name: "empty tag prefix", yaml: "tag_prefix: ''\n", wantErr: "tag_prefix"},
+		{name: "tag prefix with a space", yaml: "tag_prefix: 'my tag:'\n", wantErr: "tag_prefix"},
+		{name: "tag prefix with a slash", yaml: "tag_prefix: 'corp/sp:'\n", wantErr: "tag_prefix"},
+		{name: "tag prefix aws:", yaml: "tag_prefix: 'AWS:sp:'\n", wantErr: "tag_prefix"},
+		{name: "tag prefix allowed characters", yaml: "tag_prefix: 'corp.sp@x+y=z_1-2:'\n", check: func(t *testing.T, c Config) {
+			if c.TagPrefix != "corp.sp@x+y=z_1-2:" {
+				t.Errorf("prefix = %q", c.TagPrefix)
+			}
+		}},
+		{name: "a second YAML document", yaml: "user: ops\n---\nusr: x\n", wantErr: "more than one YAML document"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

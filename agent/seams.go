@@ -92,6 +92,7 @@ type AccountSpec struct {
 // System holds the facts of the target root that guardrails need.
 type System struct {
 	UIDMin        int      // login.defs UID_MIN
+	UIDMax        int      // login.defs UID_MAX (0: no upper bound known)
 	EncryptMethod string   // login.defs ENCRYPT_METHOD
 	Groups        []string // names present in etc/group
 	Shells        []string // login shells present in the root

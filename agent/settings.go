@@ -193,7 +193,8 @@ func ResolveGroups(s Settings, cfg Config, sys System) ([]string, error) {
 }
 
 // CheckUser applies the guardrails that need the account database: root only
-// with allow_root, and an existing account below UID_MIN only if listed.
+// with allow_root, and an existing account outside UID_MIN..UID_MAX (system
+// accounts below, nobody and friends above) only if listed.
 func CheckUser(name string, acct Account, exists bool, cfg Config, sys System) error {
 	if name == "root" {
 		if !cfg.AllowRoot {
@@ -203,6 +204,9 @@ func CheckUser(name string, acct Account, exists bool, cfg Config, sys System) e
 	}
 	if exists && acct.UID < sys.UIDMin && !slices.Contains(cfg.AllowSystemUsers, name) {
 		return fmt.Errorf("user %q refused: system account (UID %d < UID_MIN %d); list it in allow_system_users to manage it", name, acct.UID, sys.UIDMin)
+	}
+	if exists && sys.UIDMax > 0 && acct.UID > sys.UIDMax && !slices.Contains(cfg.AllowSystemUsers, name) {
+		return fmt.Errorf("user %q refused: UID %d is above UID_MAX %d (a reserved account such as nobody); list it in allow_system_users to manage it", name, acct.UID, sys.UIDMax)
 	}
 	return nil
 }

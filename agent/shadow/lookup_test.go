@@ -77,11 +77,11 @@ func TestSystem(t *testing.T) {
 		want    agent.System
 		wantErr string
 	}{
-		{name: "sandbox defaults", want: agent.System{UIDMin: 1000, EncryptMethod: "SHA512",
+		{name: "sandbox defaults", want: agent.System{UIDMin: 1000, UIDMax: 60000, EncryptMethod: "SHA512",
 			Groups: []string{"root", "daemon", "bin", "sys", "adm", "tty", "disk", "man", "users", "sudo", "nogroup"},
 			Shells: []string{"/bin/sh", "/bin/bash"}}},
 		{name: "wheel and yescrypt", opts: []testbed.RootOption{testbed.WithWheel(), testbed.WithEncryptMethod("YESCRYPT")},
-			want: agent.System{UIDMin: 1000, EncryptMethod: "YESCRYPT",
+			want: agent.System{UIDMin: 1000, UIDMax: 60000, EncryptMethod: "YESCRYPT",
 				Groups: []string{"root", "daemon", "bin", "sys", "adm", "tty", "disk", "man", "users", "wheel", "nogroup"},
 				Shells: []string{"/bin/sh", "/bin/bash"}}},
 		{name: "no login.defs, no etc/shells, links", setup: func(t *testing.T, root string) {
@@ -93,7 +93,7 @@ func TestSystem(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeFile(t, root, "etc/group", "root:x:0:\n")
-		}, want: agent.System{UIDMin: 1000, Groups: []string{"root"}, Shells: []string{"/bin/bash"}}},
+		}, want: agent.System{UIDMin: 1000, UIDMax: 60000, Groups: []string{"root"}, Shells: []string{"/bin/bash"}}},
 		{name: "shells: relative links followed, directories and missing files dropped", setup: func(t *testing.T, root string) {
 			if err := os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755); err != nil {
 				t.Fatal(err)
@@ -103,11 +103,13 @@ func TestSystem(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeFile(t, root, "etc/shells", "# shells\n/bin/zsh\n/usr/bin\n/bin/fish\nbin/bash\n/../../bin/sh\n")
-			writeFile(t, root, "etc/login.defs", "UID_MIN 500\n")
+			writeFile(t, root, "etc/login.defs", "UID_MIN 500\nUID_MAX 29999\n")
 			writeFile(t, root, "etc/group", "root:x:0:\n")
-		}, want: agent.System{UIDMin: 500, Groups: []string{"root"}, Shells: []string{"/bin/zsh"}}},
+		}, want: agent.System{UIDMin: 500, UIDMax: 29999, Groups: []string{"root"}, Shells: []string{"/bin/zsh"}}},
 		{name: "bad UID_MIN", setup: func(t *testing.T, root string) { writeFile(t, root, "etc/login.defs", "UID_MIN lots\n") },
 			wantErr: `UID_MIN "lots"`},
+		{name: "bad UID_MAX", setup: func(t *testing.T, root string) { writeFile(t, root, "etc/login.defs", "UID_MAX -1\n") },
+			wantErr: `UID_MAX "-1"`},
 		{name: "no etc/group", setup: func(t *testing.T, root string) { os.Remove(filepath.Join(root, "etc/group")) },
 			wantErr: "reading etc/group"},
 	}

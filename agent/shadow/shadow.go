@@ -26,6 +26,7 @@ import (
 // Defaults when the root's login.defs does not say.
 const (
 	DefaultUIDMin        = 1000
+	DefaultUIDMax        = 60000
 	DefaultEncryptMethod = "SHA512"
 )
 
@@ -107,8 +108,9 @@ func (m *Manager) loginDefs() (map[string]string, error) {
 	return parseLoginDefs(b), nil
 }
 
-// System reads UID_MIN and ENCRYPT_METHOD from login.defs (UID_MIN
-// defaults to 1000; EncryptMethod is empty when login.defs has none), the
+// System reads UID_MIN, UID_MAX and ENCRYPT_METHOD from login.defs
+// (UID_MIN defaults to 1000, UID_MAX to 60000; EncryptMethod is empty
+// when login.defs has none), the
 // group names from etc/group, and the shells of etc/shells that exist as
 // files in the root (/bin/bash and /bin/sh when etc/shells names none).
 func (m *Manager) System(context.Context) (agent.System, error) {
@@ -116,13 +118,17 @@ func (m *Manager) System(context.Context) (agent.System, error) {
 	if err != nil {
 		return agent.System{}, err
 	}
-	sys := agent.System{UIDMin: DefaultUIDMin, EncryptMethod: strings.ToUpper(defs["ENCRYPT_METHOD"])}
-	if v, ok := defs["UID_MIN"]; ok {
+	sys := agent.System{UIDMin: DefaultUIDMin, UIDMax: DefaultUIDMax, EncryptMethod: strings.ToUpper(defs["ENCRYPT_METHOD"])}
+	for key, dst := range map[string]*int{"UID_MIN": &sys.UIDMin, "UID_MAX": &sys.UIDMax} {
+		v, ok := defs[key]
+		if !ok {
+			continue
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return agent.System{}, fmt.Errorf("reading login.defs: UID_MIN %q is not a number", v)
+			return agent.System{}, fmt.Errorf("reading login.defs: %s %q is not a number", key, v)
 		}
-		sys.UIDMin = n
+		*dst = n
 	}
 	gb, err := m.readEtc("group")
 	if err != nil {
