@@ -98,7 +98,8 @@ func (d *Doctor) Run(ctx context.Context) []Check {
 	var out []Check
 	add := func(c ...Check) { out = append(out, c...) }
 	inst := d.instanceChecks(ctx, add)
-	d.awsChecks(ctx, inst, add)
+	d.secretChecks(ctx, inst, add)
+	d.ec2Checks(ctx, inst, add)
 	d.hostChecks(inst, add)
 	return out
 }
@@ -107,6 +108,11 @@ func (d *Doctor) Run(ctx context.Context) []Check {
 type instance struct {
 	reachable bool
 	id        string
-	secret    string // the serialpass:secret tag, "" when absent or unknown
-	user      string // the managed user: the user tag, else the config's
+	// set is what the tags ask for, as agent.ParseTags reads them.
+	set agent.Settings
+	// managed: the tags parse and ask serialpass to manage the instance.
+	managed bool
+	// secret is the secret a pass works on (SecretName), "" unless managed.
+	secret string
+	user   string // the managed user: the user tag, else the config's
 }

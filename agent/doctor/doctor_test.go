@@ -37,13 +37,29 @@ func (f *fakeIMDS) Get(_ context.Context, p string) (string, error) {
 	return v, nil
 }
 
-type fakeSecrets struct{ describeErr, getErr error }
-
-func (f fakeSecrets) DescribeSecret(context.Context, string) (agent.SecretInfo, error) {
-	return agent.SecretInfo{}, f.describeErr
+// fakeSecrets records each call as "Op id" and answers with the errors
+// set; value is the SecretString GetSecret returns (default a valid one).
+type fakeSecrets struct {
+	describeErr, getErr error
+	value               string
+	versions            map[string][]string
+	calls               []string
 }
-func (f fakeSecrets) GetSecret(context.Context, string, string) (agent.SecretVersion, error) {
-	return agent.SecretVersion{Value: agent.NewPassword("never-shown-pw")}, f.getErr
+
+func (f *fakeSecrets) DescribeSecret(_ context.Context, id string) (agent.SecretInfo, error) {
+	f.calls = append(f.calls, "DescribeSecret "+id)
+	if f.describeErr != nil {
+		return agent.SecretInfo{}, f.describeErr
+	}
+	return agent.SecretInfo{Name: id, Versions: f.versions}, nil
+}
+func (f *fakeSecrets) GetSecret(_ context.Context, id, _ string) (agent.SecretVersion, error) {
+	f.calls = append(f.calls, "GetSecretValue "+id)
+	v := f.value
+	if v == "" {
+		v = `{"username":"ec2-serial","password":"never-shown-pw"}`
+	}
+	return agent.SecretVersion{Value: agent.NewPassword(v), VersionID: "0123456789abcdef"}, f.getErr
 }
 
 type fakeEC2 struct {
@@ -78,7 +94,7 @@ func healthy() *Doctor {
 			"tags/instance": "Name\nserialpass:secret", "tags/instance/serialpass:secret": "prod/serial",
 			"iam/security-credentials/": "serialpass-role",
 		}},
-		Secrets: fakeSecrets{},
+		Secrets: &fakeSecrets{},
 		EC2:     fakeEC2{sca: true},
 		Host: fakeHost{kernel: true, getty: console.GettyState{Unit: "serial-getty@ttyS0.service"},
 			account: console.AccountState{Exists: true},
@@ -103,13 +119,28 @@ func TestDoctor(t *testing.T) {
 		{"all good", func(*Doctor) {}, nil},
 		{"not on EC2", func(d *Doctor) { d.IMDS = &fakeIMDS{down: true} }, map[string]Level{
 			"IMDS reachable": Fail, "IMDSv2 enforced": Fail, "tags in metadata": Fail, "instance role": Fail,
-			"instance type": Fail, "secret readable": Fail, "CreateTags allowed": Fail}},
+			"instance type": Fail, "secret described": "", "secret readable": Fail, "CreateTags allowed": Fail}},
 		{"IMDSv1 open", func(d *Doctor) { d.IMDS.(*fakeIMDS).v1Status = 200 }, map[string]Level{"IMDSv2 enforced": Warn}},
-		{"tags off", func(d *Doctor) { delete(d.IMDS.(*fakeIMDS).paths, "tags/instance") }, map[string]Level{"tags in metadata": Fail, "secret readable": Warn}},
+		{"tags off", func(d *Doctor) { delete(d.IMDS.(*fakeIMDS).paths, "tags/instance") },
+			map[string]Level{"tags in metadata": Fail, "secret described": "", "secret readable": Warn}},
+		{"empty tag listing", func(d *Doctor) { d.IMDS.(*fakeIMDS).paths["tags/instance"] = "" },
+			map[string]Level{"tags in metadata": Fail, "secret described": "", "secret readable": Warn}},
+		{"no secret tag", func(d *Doctor) { d.IMDS.(*fakeIMDS).paths["tags/instance"] = "Name" },
+			map[string]Level{"tags in metadata": Warn, "secret described": "", "secret readable": Warn}},
+		{"bad mode tag", func(d *Doctor) { setTag(d, "serialpass:mode", "laps") },
+			map[string]Level{"tags in metadata": Fail, "secret described": "", "secret readable": Warn}},
 		{"no role", func(d *Doctor) { delete(d.IMDS.(*fakeIMDS).paths, "iam/security-credentials/") }, map[string]Level{"instance role": Fail}},
 		{"xen", func(d *Doctor) { d.IMDS.(*fakeIMDS).paths["instance-type"] = "t2.micro" }, map[string]Level{"instance type": Fail}},
 		{"metal", func(d *Doctor) { d.IMDS.(*fakeIMDS).paths["instance-type"] = "i3.metal" }, map[string]Level{"instance type": Pass}},
-		{"secret denied", func(d *Doctor) { d.Secrets = fakeSecrets{getErr: fmt.Errorf("x: %w", agent.ErrAccessDenied)} }, map[string]Level{"secret readable": Fail}},
+		{"secret denied", func(d *Doctor) { d.Secrets = &fakeSecrets{getErr: fmt.Errorf("x: %w", agent.ErrAccessDenied)} }, map[string]Level{"secret readable": Fail}},
+		{"secret missing", func(d *Doctor) {
+			d.Secrets = &fakeSecrets{describeErr: agent.ErrSecretNotFound, getErr: agent.ErrSecretNotFound}
+		},
+			map[string]Level{"secret described": Fail, "secret readable": Fail}},
+		{"secret for another user", func(d *Doctor) { d.Secrets = &fakeSecrets{value: `{"username":"bob","password":"never-shown-pw"}`} },
+			map[string]Level{"secret readable": Fail}},
+		{"secret with a newline", func(d *Doctor) { d.Secrets = &fakeSecrets{value: "never-shown-pw\nroot:x"} },
+			map[string]Level{"secret readable": Fail}},
 		{"CreateTags denied", func(d *Doctor) { d.EC2 = fakeEC2{sca: true, tagsErr: agent.ErrAccessDenied} }, map[string]Level{"CreateTags allowed": Fail}},
 		{"serial console unknown", func(d *Doctor) { d.EC2 = fakeEC2{scaErr: errors.New("HTTP 500")} }, map[string]Level{"serial console access": Warn}},
 		{"serial console off", func(d *Doctor) { d.EC2 = fakeEC2{} }, map[string]Level{"serial console access": Fail}},
@@ -118,7 +149,7 @@ func TestDoctor(t *testing.T) {
 		{"user locked", func(d *Doctor) { h := d.Host.(fakeHost); h.account.Problem = "is locked"; d.Host = h }, map[string]Level{"managed user": Fail}},
 		{"no sshd include", func(d *Doctor) { h := d.Host.(fakeHost); h.only.SSHIncluded = false; d.Host = h }, map[string]Level{"sshd drop-in": Fail}},
 		{"no AWS", func(d *Doctor) { d.Secrets, d.EC2, d.NoAWS = nil, nil, errors.New("no credentials") }, map[string]Level{
-			"secret readable": Fail, "CreateTags allowed": Fail, "serial console access": Warn}},
+			"secret described": "", "secret readable": Fail, "CreateTags allowed": Fail, "serial console access": Warn}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,11 +158,11 @@ func TestDoctor(t *testing.T) {
 			checks := d.Run(context.Background())
 			got := levels(checks)
 			for _, name := range []string{"IMDS reachable", "IMDSv2 enforced", "tags in metadata", "instance role", "instance type",
-				"secret readable", "CreateTags allowed", "serial console access", "kernel console", "serial getty",
+				"secret described", "secret readable", "rotate permissions", "CreateTags allowed", "serial console access", "kernel console", "serial getty",
 				"managed user", "pam_access", "sshd drop-in"} {
 				want, ok := tt.want[name]
-				if !ok {
-					want = Pass
+				if !ok && name != "rotate permissions" {
+					want = Pass // "": the check must be absent
 				}
 				if got[name] != want {
 					t.Errorf("%s = %q, want %q", name, got[name], want)
@@ -148,6 +179,15 @@ func TestDoctor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setTag sets one instance tag in the fake metadata, listing it.
+func setTag(d *Doctor, key, value string) {
+	m := d.IMDS.(*fakeIMDS)
+	if _, ok := m.paths["tags/instance/"+key]; !ok {
+		m.paths["tags/instance"] += "\n" + key
+	}
+	m.paths["tags/instance/"+key] = value
 }
 
 func containsFail(m map[string]Level) bool {

@@ -9,33 +9,8 @@ import (
 	"github.com/serialpass/serialpass/agent"
 )
 
-func (d *Doctor) awsChecks(ctx context.Context, inst instance, add func(...Check)) {
-	secretCheck := func(name, call string, err error) {
-		switch {
-		case err == nil:
-			add(Check{Name: name, Level: Pass, Why: call + " of " + inst.secret + " works (value not shown)"})
-		case errors.Is(err, agent.ErrAccessDenied):
-			add(Check{Name: name, Level: Fail, Why: oneLine(err), Fix: "allow secretsmanager:" + call + " on " + inst.secret + " in the instance role (and kms:Decrypt on its key)"})
-		case errors.Is(err, agent.ErrSecretNotFound):
-			add(Check{Name: name, Level: Fail, Why: oneLine(err), Fix: "create the secret or fix the " + d.Config.TagPrefix + agent.TagSecret + " tag"})
-		default:
-			add(Check{Name: name, Level: Fail, Why: oneLine(err)})
-		}
-	}
-	switch {
-	case !inst.reachable:
-		add(Check{Name: "secret readable", Level: Fail, Why: notOnEC2})
-	case inst.secret == "":
-		add(Check{Name: "secret readable", Level: Warn, Why: "no secret tag: nothing to read"})
-	case d.Secrets == nil:
-		add(Check{Name: "secret readable", Level: Fail, Why: "cannot check: " + oneLine(d.NoAWS)})
-	default:
-		_, err := d.Secrets.DescribeSecret(ctx, inst.secret)
-		secretCheck("secret described", "DescribeSecret", err)
-		_, err = d.Secrets.GetSecret(ctx, inst.secret, agent.StageCurrent)
-		secretCheck("secret readable", "GetSecretValue", err)
-	}
-
+// ec2Checks: CreateTags (DryRun) and the account's serial console access.
+func (d *Doctor) ec2Checks(ctx context.Context, inst instance, add func(...Check)) {
 	switch {
 	case !inst.reachable || inst.id == "":
 		add(Check{Name: "CreateTags allowed", Level: Fail, Why: notOnEC2})
@@ -106,7 +81,7 @@ func (d *Doctor) hostChecks(inst instance, add func(...Check)) {
 		add(Check{Name: "managed user", Level: Fail, Why: oneLine(err)})
 	case !a.Exists:
 		add(Check{Name: "managed user", Level: Warn, Why: "user " + inst.user + " does not exist yet",
-			Fix: "serialpass creates it on its next pass once the secret tag is set (serialpass once)"})
+			Fix: "serialpass creates it on its next pass (serialpass once)"})
 	case a.Problem != "":
 		add(Check{Name: "managed user", Level: Fail, Why: "user " + inst.user + " " + a.Problem, Fix: "serialpass once (it sets the password again)"})
 	default:

@@ -45,7 +45,7 @@ func (d *Doctor) instanceChecks(ctx context.Context, add func(...Check)) instanc
 			why = "reading the instance role: " + oneLine(err)
 		}
 		add(Check{Name: "instance role", Level: Fail, Why: why,
-			Fix: "attach an instance profile allowing secretsmanager:GetSecretValue, DescribeSecret and ec2:CreateTags"})
+			Fix: "attach an instance profile allowing " + rolePermissions(inst)})
 	} else {
 		add(Check{Name: "instance role", Level: Pass, Why: "role " + strings.Fields(role)[0]})
 	}
@@ -60,32 +60,84 @@ func (d *Doctor) instanceChecks(ctx context.Context, add func(...Check)) instanc
 
 func (d *Doctor) tagCheck(ctx context.Context, inst *instance) Check {
 	const name = "tags in metadata"
+	disabled := Check{Name: name, Level: Fail, Why: "instance tags are not exposed in instance metadata",
+		Fix: "aws ec2 modify-instance-metadata-options --instance-metadata-tags enabled"}
 	listing, err := d.IMDS.Get(ctx, "tags/instance")
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return Check{Name: name, Level: Fail, Why: "instance tags are not exposed in instance metadata",
-			Fix: "aws ec2 modify-instance-metadata-options --instance-metadata-tags enabled"}
+		return disabled
 	case err != nil:
 		return Check{Name: name, Level: Fail, Why: "reading tags/instance: " + oneLine(err)}
 	}
 	keys := strings.Fields(listing)
-	secretKey := d.Config.TagPrefix + agent.TagSecret
-	if slices.Contains(keys, d.Config.TagPrefix+agent.TagUser) {
-		if u, err := d.IMDS.Get(ctx, "tags/instance/"+d.Config.TagPrefix+agent.TagUser); err == nil && strings.TrimSpace(u) != "" {
-			inst.user = strings.TrimSpace(u)
+	if len(keys) == 0 {
+		// The agent reads an empty listing as tags not enabled, too.
+		disabled.Why = "the instance tag listing is empty: tags are not exposed in instance metadata"
+		return disabled
+	}
+	tags := map[string]string{}
+	for _, key := range keys {
+		short, ok := strings.CutPrefix(key, d.Config.TagPrefix)
+		if !ok || agent.IsReportKey(short) {
+			continue
 		}
+		v, err := d.IMDS.Get(ctx, "tags/instance/"+key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // removed between the listing and now
+		case err != nil:
+			return Check{Name: name, Level: Fail, Why: "reading the " + key + " tag: " + oneLine(err)}
+		}
+		tags[key] = v
 	}
-	if !slices.Contains(keys, secretKey) {
-		return Check{Name: name, Level: Warn, Why: fmt.Sprintf("tags are enabled, but there is no %s tag: serialpass leaves this instance alone", secretKey),
-			Fix: fmt.Sprintf("tag the instance %s=<secret name or ARN>", secretKey)}
+	set, err := agent.ParseTags(tags, d.Config)
+	inst.set = set
+	if agent.ValidUserName(set.User) == nil {
+		inst.user = set.User
 	}
-	v, err := d.IMDS.Get(ctx, "tags/instance/"+secretKey)
 	if err != nil {
-		return Check{Name: name, Level: Fail, Why: "reading the " + secretKey + " tag: " + oneLine(err)}
+		return Check{Name: name, Level: Fail, Why: oneLine(err), Fix: "fix the tag: serialpass refuses to act on the instance until then"}
 	}
-	inst.secret = strings.TrimSpace(v)
-	return Check{Name: name, Level: Pass, Why: fmt.Sprintf("%s=%s, user %s", secretKey, inst.secret, inst.user)}
+	secretKey, modeKey := d.Config.TagPrefix+agent.TagSecret, d.Config.TagPrefix+agent.TagMode
+	if !set.Enabled() {
+		return Check{Name: name, Level: Warn,
+			Why: fmt.Sprintf("tags are enabled, but there is no %s tag and %s is not %s: serialpass leaves this instance alone", secretKey, modeKey, agent.ModeRotate),
+			Fix: fmt.Sprintf("tag the instance %s=<secret name or ARN> (pull mode) or %s=%s", secretKey, modeKey, agent.ModeRotate)}
+	}
+	inst.managed = true
+	inst.secret = SecretName(set, d.Config, inst.id)
+	why := fmt.Sprintf("mode %s, secret %s, user %s", set.Mode, inst.secret, set.User)
+	if set.Mode == agent.ModeRotate && set.Secret == "" {
+		why = fmt.Sprintf("mode %s, secret %s (the config's secret_template), user %s", set.Mode, inst.secret, set.User)
+	}
+	if len(set.Unknown) > 0 {
+		why += "; ignored unknown tags: " + strings.Join(set.Unknown, ", ")
+	}
+	return Check{Name: name, Level: Pass, Why: why}
 }
+
+// SecretName is the secret a pass works on: in pull mode the secret tag
+// as it is; in rotate mode the tag or else the config's secret_template,
+// with "{instance-id}" replaced (left as is while the id is unknown).
+//
+// It mirrors the agent's unexported (*Agent).secretName; once the agent
+// exports an equivalent, call that instead.
+func SecretName(set agent.Settings, cfg agent.Config, instanceID string) string {
+	if set.Mode != agent.ModeRotate {
+		return set.Secret
+	}
+	name := set.Secret
+	if name == "" {
+		name = cfg.SecretTemplate
+	}
+	if instanceID == "" {
+		return name
+	}
+	return strings.ReplaceAll(name, instanceIDVar, instanceID)
+}
+
+// instanceIDVar is replaced by the instance id in rotate mode's secret.
+const instanceIDVar = "{instance-id}"
 
 // xenFamilies are the instance families that are not built on Nitro: the
 // serial console needs Nitro or bare metal.
@@ -117,6 +169,14 @@ func nitroFor(family string) string {
 		return "t3"
 	}
 	return "m7i"
+}
+
+// rolePermissions lists what the instance role needs in the instance's mode.
+func rolePermissions(inst instance) string {
+	if inst.set.Mode == agent.ModeRotate {
+		return "secretsmanager:DescribeSecret, GetSecretValue, CreateSecret, TagResource, PutSecretValue and UpdateSecretVersionStage on the instance's secret, and ec2:CreateTags"
+	}
+	return "secretsmanager:GetSecretValue and DescribeSecret on the secret, and ec2:CreateTags"
 }
 
 func oneLine(err error) string {

@@ -19,11 +19,18 @@ import (
 	"github.com/serialpass/serialpass/agent/secrets"
 )
 
+const doctorSummary = `Check every prerequisite of a serial-console login: instance metadata, tags,
+role, secret, CreateTags, account-level access, instance type, kernel
+console, getty, the user, console-only login. The secret is the one a pass
+would use: the secret tag in pull mode (DescribeSecret and GetSecretValue),
+the tag or secret_template in rotate mode (DescribeSecret only; a missing
+secret is created by the first pass). Exit 0 when nothing fails.`
+
 // doctorTimeout bounds the whole check-up: it must answer off EC2 too.
 const doctorTimeout = 60 * time.Second
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("doctor", "Check every prerequisite of a serial-console login: instance metadata, tags,\nrole, secret, CreateTags, account-level access, instance type, kernel\nconsole, getty, the user, console-only login. Exit 0 when nothing fails.", stderr)
+	fs := newFlagSet("doctor", doctorSummary, stderr)
 	opts := addCommonFlags(fs)
 	asJSON := fs.Bool("json", false, "print the checks as a JSON array")
 	if code, done := parseFlags(fs, args, stdout); done {

@@ -3,18 +3,43 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kardianos/service"
 
 	"github.com/serialpass/serialpass/agent"
 )
 
+const statusSummary = `Show the last pass from the state file: its outcome, the secret version
+applied, and when; a rotation left open (rotate mode), which the next pass
+finishes; and whether the serialpass service runs (running, stopped, not
+installed, or unknown when there is no systemd or --root is not /).
+Exit 1 when the last pass failed.`
+
+// Service states as status shows them.
+const (
+	serviceRunning      = "running"
+	serviceStopped      = "stopped"
+	serviceNotInstalled = "not installed"
+	serviceUnknown      = "unknown"
+)
+
+// statusView is what `status --json` prints: the state file's content and
+// the service's state. It never holds a password (nor does the state).
+type statusView struct {
+	agent.State
+	Service string `json:"service"`
+}
+
 func runStatus(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("status", "Show the last pass from the state file: its outcome, the secret version\napplied, and when. Exit 1 when the last pass failed.", stderr)
+	fs := newFlagSet("status", statusSummary, stderr)
 	opts := addCommonFlags(fs)
-	asJSON := fs.Bool("json", false, "print the state file's content as JSON")
+	asJSON := fs.Bool("json", false, "print the state file's content and the service's state as JSON")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -23,15 +48,16 @@ func runStatus(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serialpass status: %v\n", err)
 		return 1
 	}
+	view := statusView{State: st, Service: serviceState(opts.root)}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(st); err != nil {
+		if err := enc.Encode(view); err != nil {
 			fmt.Fprintf(stderr, "serialpass status: %v\n", err)
 			return 1
 		}
 	} else {
-		writeStatus(stdout, st)
+		writeStatus(stdout, view)
 	}
 	if st.LastPass.Status == agent.StatusError {
 		return 1
@@ -39,25 +65,46 @@ func runStatus(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func writeStatus(w io.Writer, st agent.State) {
-	if st.LastPass.Status == "" && st.Applied.User == "" {
-		fmt.Fprintln(w, "no pass recorded yet (or this instance was never managed)")
-		return
-	}
+func writeStatus(w io.Writer, v statusView) {
+	st := v.State
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, val)
 		}
 	}
-	row("last pass:", st.LastPass.Status+stamp(st.LastPass.Time))
-	row("version:", st.LastPass.VersionID)
-	row("reason:", st.LastPass.Reason)
-	row("reported:", st.Reported.Status+stamp(st.Reported.Time))
-	if a := st.Applied; a.User != "" {
-		row("applied:", fmt.Sprintf("user %s, secret %s, version %s%s", a.User, a.Secret, a.VersionID, stamp(a.Time)))
+	if st.LastPass.Status == "" && st.Applied.User == "" && st.Rotation == nil {
+		row("last pass:", "no pass recorded yet (or this instance was never managed)")
+	} else {
+		last := st.LastPass.Status + stamp(st.LastPass.Time)
+		if r := st.Rotation; r != nil && last != "" && st.LastPass.Time.Before(r.Started) {
+			last += " (before the rotation left open below)"
+		}
+		row("last pass:", last)
+		row("version:", st.LastPass.VersionID)
+		row("reason:", st.LastPass.Reason)
+		row("rotation:", rotationLine(st.Rotation))
+		row("reported:", st.Reported.Status+stamp(st.Reported.Time))
+		if a := st.Applied; a.User != "" {
+			row("applied:", fmt.Sprintf("user %s, secret %s, version %s%s", a.User, a.Secret, a.VersionID, stamp(a.Time)))
+		}
 	}
+	row("service:", v.Service)
 	tw.Flush()
+}
+
+// rotationLine describes an open rotation (the request token is no
+// secret: it becomes the new VersionId), or "" when none is open.
+func rotationLine(r *agent.Rotation) string {
+	if r == nil {
+		return ""
+	}
+	line := fmt.Sprintf("open (phase %s) since %s: secret %s, user %s, token %s",
+		r.Phase, r.Started.UTC().Format(time.RFC3339), r.Secret, r.User, r.Token)
+	if r.From != "" {
+		line += ", from version " + r.From
+	}
+	return line + "; the next pass finishes it"
 }
 
 func stamp(t time.Time) string {
@@ -65,4 +112,49 @@ func stamp(t time.Time) string {
 		return ""
 	}
 	return " at " + t.UTC().Format(time.RFC3339)
+}
+
+// serviceStatuser is the part of a kardianos service status needs.
+type serviceStatuser interface {
+	Status() (service.Status, error)
+}
+
+// findService returns the serialpass service as service.go wires it; a
+// variable so tests can stand in for systemd.
+var findService = func() (serviceStatuser, error) {
+	return newService(newProgram(func(context.Context) error { return nil }))
+}
+
+// serviceState is serviceStateAt; tests replace it.
+var serviceState = serviceStateAt
+
+// serviceStateAt tells whether the serialpass service runs on this system.
+// Under a --root other than / the service is not the root's: unknown.
+func serviceStateAt(root string) string {
+	if filepath.Clean(root) != "/" {
+		return serviceUnknown
+	}
+	svc, err := findService()
+	if err != nil {
+		return serviceUnknown // no systemd (a container, a build host)
+	}
+	return serviceStateOf(svc)
+}
+
+// serviceStateOf reads the service's state through kardianos: running,
+// stopped, not installed, or unknown when it cannot tell (a failed unit,
+// systemctl missing).
+func serviceStateOf(svc serviceStatuser) string {
+	st, err := svc.Status()
+	switch {
+	case errors.Is(err, service.ErrNotInstalled):
+		return serviceNotInstalled
+	case err != nil:
+		return serviceUnknown
+	case st == service.StatusRunning:
+		return serviceRunning
+	case st == service.StatusStopped:
+		return serviceStopped
+	}
+	return serviceUnknown
 }
