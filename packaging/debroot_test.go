@@ -2,17 +2,20 @@ package packaging_test
 
 import (
 	"errors"
-	"github.com/serialpass/serialpass/internal/testbed"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/serialpass/serialpass/internal/testbed"
 )
 
 // TestDebInstallUpgradePurge installs the .deb into a real Debian root,
-// upgrades it over an edited config, removes it and purges it.
+// runs a pass of the installed binary there (console-only lines), upgrades
+// it over an edited config, removes it (the lines go, every other byte of
+// those files stays) and purges it.
 func TestDebInstallUpgradePurge(t *testing.T) {
 	skipIfAsked(t)
 	needTools(t, "dpkg-deb", "mmdebstrap", "cp")
@@ -45,7 +48,8 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 		if got := readFile(t, path("etc/serialpass/config.yaml")); got != string(shipped) {
 			t.Error("installed config.yaml differs from packaging/config.yaml")
 		}
-		for _, p := range []string{"etc/default/serialpass", "lib/systemd/system/serialpass.service", "usr/share/doc/serialpass/copyright"} {
+		for _, p := range []string{"etc/default/serialpass", "lib/systemd/system/serialpass.service",
+			"usr/share/doc/serialpass/copyright", "usr/share/doc/serialpass/README.md"} {
 			if _, err := os.Stat(path(p)); err != nil {
 				t.Error(err)
 			}
@@ -56,10 +60,16 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 		}
 	})
 
-	// The admin edits the config; the agent has state.
+	// The agent runs a pass: console-only lines, the issue file, state.
+	consoleBefore := applyConsoleLines(t, root)
+	t.Run("console lines written", func(t *testing.T) { checkConsoleLines(t, root) })
+	if _, err := os.Stat(path("var/lib/serialpass/state.json")); err != nil {
+		t.Fatalf("no state after a pass: %v", err)
+	}
+
+	// The admin edits the config.
 	edited := strings.Replace(readFile(t, path("etc/serialpass/config.yaml")), "#interval: 15m", "interval: 30m", 1)
 	writeFile(t, path("etc/serialpass/config.yaml"), edited)
-	writeFile(t, path("var/lib/serialpass/state.json"), "{}\n")
 
 	// Version 2 ships a changed default config.
 	newDefault := readFile(t, filepath.Join(repoRoot(t), "packaging", "config.yaml")) + "# changed in 0.9.1\n"
@@ -82,6 +92,8 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 			t.Errorf("unit no longer enabled: %v", err)
 		}
 	})
+	// prerm runs cleanup on remove only: an upgrade keeps the lines.
+	t.Run("console lines kept on upgrade", func(t *testing.T) { checkConsoleLines(t, root) })
 
 	dpkg("-r", "serialpass")
 	t.Run("removed", func(t *testing.T) {
@@ -96,11 +108,15 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 		if _, err := os.Stat(path("etc/serialpass/config.yaml")); err != nil {
 			t.Errorf("conffile gone before purge: %v", err)
 		}
-		// deb-systemd-helper masks the unit of a removed package.
+		// deb-systemd-helper masks the unit of a removed package (see
+		// packaging/deb/postrm for why not a plain disable); its enable
+		// link stays until purge.
 		if target, err := os.Readlink(path("etc/systemd/system/serialpass.service")); err != nil || target != "/dev/null" {
 			t.Errorf("unit not masked after remove: %q %v", target, err)
 		}
 	})
+	// prerm ran `serialpass cleanup`.
+	t.Run("console lines removed", func(t *testing.T) { checkConsoleRestored(t, root, consoleBefore) })
 
 	dpkg("-P", "serialpass")
 	t.Run("purged", func(t *testing.T) {

@@ -225,6 +225,7 @@ func TestPackages(t *testing.T) {
 			wantFiles := []string{
 				"etc/default/serialpass", "etc/serialpass/config.yaml",
 				"lib/systemd/system/serialpass.service", "usr/bin/serialpass",
+				"usr/share/doc/serialpass/README.md",
 				"usr/share/doc/serialpass/changelog.gz", "usr/share/doc/serialpass/copyright",
 				"usr/share/lintian/overrides/serialpass",
 			}
@@ -235,6 +236,7 @@ func TestPackages(t *testing.T) {
 				t.Error("packaged unit differs from systemd/serialpass.service")
 			}
 			checkBinary(t, files["usr/bin/serialpass"], a.machine)
+			checkDebMeta(t, deb, files)
 		})
 		t.Run("rpm/"+a.goarch, func(t *testing.T) {
 			info := run(t, nil, "rpm", "-qp", "--queryformat", "%{NAME} %{VERSION} %{RELEASE} %{ARCH}", rpmFile)
@@ -245,7 +247,8 @@ func TestPackages(t *testing.T) {
 			wantList := []string{
 				"/etc/serialpass/config.yaml", "/etc/sysconfig/serialpass", "/usr/bin/serialpass",
 				"/usr/lib/systemd/system-preset/80-serialpass.preset",
-				"/usr/lib/systemd/system/serialpass.service", "/usr/share/doc/serialpass/copyright",
+				"/usr/lib/systemd/system/serialpass.service",
+				"/usr/share/doc/serialpass/README.md", "/usr/share/doc/serialpass/copyright",
 			}
 			if !slices.Equal(list, wantList) {
 				t.Errorf("rpm -qpl:\n%q\nwant:\n%q", list, wantList)
@@ -257,6 +260,7 @@ func TestPackages(t *testing.T) {
 					t.Errorf("rpm file flags lack %q:\n%s", f, flags)
 				}
 			}
+			checkRPMMeta(t, rpmFile, flags)
 			configs := strings.Fields(run(t, nil, "rpm", "-qp", "--configfiles", rpmFile))
 			if want := []string{"/etc/serialpass/config.yaml", "/etc/sysconfig/serialpass"}; !slices.Equal(configs, want) {
 				t.Errorf("rpm --configfiles %q, want %q", configs, want)
