@@ -2,20 +2,29 @@ package vm_test
 
 import (
 	"context"
-	"github.com/serialpass/serialpass/internal/testbed"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/serialpass/serialpass/internal/testbed"
 )
 
-// guestRoot copies the cached root for one run and installs the package.
-func guestRoot(t *testing.T, base, deb string) string {
+// guestRoot copies the cached root for one run, installs the package and
+// adds the SSH positive control: ctlUser, a user serialpass does not
+// manage, with the throwaway password ctlPW (given to chpasswd on stdin),
+// and password authentication turned on explicitly for everyone, so that
+// only serialpass's DenyUsers drop-in can refuse the managed user.
+func guestRoot(t *testing.T, base, deb, ctlUser, ctlPW string) string {
 	t.Helper()
 	root := testbed.CopyRoot(t, base)
 	run(t, 2*time.Minute, "dpkg", "--root="+root, "--force-confold", "-i", deb)
+	run(t, time.Minute, "chroot", root, "useradd", "--create-home", "--shell", "/bin/bash", ctlUser)
+	runStdin(t, time.Minute, ctlUser+":"+ctlPW+"\n", "chroot", root, "chpasswd")
+	writeFile(t, filepath.Join(root, "etc/ssh/sshd_config.d/10-vmtest.conf"),
+		"# VM test: password logins allowed, as the positive control needs.\nPasswordAuthentication yes\n")
 	return root
 }
 
@@ -41,9 +50,18 @@ func kernel(t *testing.T, root string) (vmlinuz, initrd string) {
 
 func run(t *testing.T, timeout time.Duration, argv ...string) []byte {
 	t.Helper()
+	return runStdin(t, timeout, "", argv...)
+}
+
+// runStdin runs argv with stdin as its standard input (where passwords
+// go: never on argv or in the environment).
+func runStdin(t *testing.T, timeout time.Duration, stdin string, argv ...string) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}

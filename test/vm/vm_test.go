@@ -31,7 +31,12 @@ const (
 	user       = "ec2-serial"
 	secretName = "vm/serial-console"
 	instanceID = "i-0123456789abcdef0"
-	// budget bounds the boot, the login and the power-off.
+	// controlUser is the SSH positive control: not managed by serialpass,
+	// with a throwaway password, so it must be able to log in over SSH.
+	controlUser = "vmcontrol"
+	// budget is issue 5's limit for the whole test (root copy, package
+	// build and install, disk image, boot, login, power-off) when the
+	// Debian root and its kernel are cached. It also bounds the VM run.
 	budget = 4 * time.Minute
 )
 
@@ -44,8 +49,12 @@ func TestSerialConsoleLogin(t *testing.T) {
 			t.Fatalf("%s not found: apt-get install qemu-system-x86 mmdebstrap socat expect openssh-client e2fsprogs", tool)
 		}
 	}
-	repo := testbed.RepoRoot(t)
 	start := time.Now()
+	repo := testbed.RepoRoot(t)
+	cached := testbed.BookwormCached()
+	// Deferred: the wall time is logged (and held to the budget) also when
+	// the test stops early.
+	defer func() { checkWallTime(t, time.Since(start), cached) }()
 	base := testbed.Bookworm(t)
 	deb := buildDeb(t, repo)
 	t.Logf("root and package ready after %s", time.Since(start).Round(time.Second))
@@ -56,7 +65,8 @@ func TestSerialConsoleLogin(t *testing.T) {
 	stored := readSecret(t, moto)
 	imds := startIMDS(t, repo, map[string]string{"serialpass:secret": secretName})
 
-	root := guestRoot(t, base, deb)
+	ctlPW := "Ctl-" + randomHex(t, 12)
+	root := guestRoot(t, base, deb, controlUser, ctlPW)
 	writeFile(t, filepath.Join(root, "etc/default/serialpass"),
 		"AWS_ENDPOINT_URL=http://169.254.169.253:4566\n")
 	img := diskImage(t, root)
@@ -66,9 +76,11 @@ func TestSerialConsoleLogin(t *testing.T) {
 	dir := t.TempDir()
 	fwdIMDS := forwarder(t, dir, "fwd-imds", imds)
 	fwdAPI := forwarder(t, dir, "fwd-api", strings.TrimPrefix(moto.Endpoint, "http://"))
-	pwFile := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pwFile, []byte(stored), 0o600); err != nil {
-		t.Fatal(err)
+	pwFile, ctlFile := filepath.Join(dir, "pw"), filepath.Join(dir, "control-pw")
+	for p, secret := range map[string]string{pwFile: stored, ctlFile: ctlPW} {
+		if err := os.WriteFile(p, []byte(secret), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sshPort := freePort(t)
 	qemu := []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
@@ -85,7 +97,8 @@ func TestSerialConsoleLogin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	serialLog := filepath.Join(dir, "serial.log")
-	args := append([]string{"-f", filepath.Join(repo, "test/vm/testdata/login.exp"), user, pwFile, fmt.Sprint(sshPort)}, qemu...)
+	args := append([]string{"-f", filepath.Join(repo, "test/vm/testdata/login.exp"),
+		user, pwFile, controlUser, ctlFile, fmt.Sprint(sshPort)}, qemu...)
 	cmd := exec.CommandContext(ctx, "expect", args...)
 	log, err := os.Create(serialLog)
 	if err != nil {
@@ -105,27 +118,34 @@ func TestSerialConsoleLogin(t *testing.T) {
 	}
 	t.Logf("VM: %s from boot to power-off", elapsed.Round(time.Second))
 
-	checks := []struct{ what, re string }{
-		{"the banner line", `serialpass: ready user=` + user + ` secret=` + regexp.QuoteMeta(secretName) + ` version=[0-9a-f-]{8} at \d{4}-\d\d-\d\dT`},
-		{"id as the console user", `uid=\d+\(` + user + `\)`},
-		{"sudo rights", `\(ALL( : ALL)?\) ALL`},
-		{"the SSH refusal", `VMTEST-SSH-REFUSED`},
-	}
-	for _, c := range checks {
-		if !regexp.MustCompile(c.re).MatchString(text) {
-			t.Errorf("serial log lacks %s (%s)", c.what, c.re)
-		}
-	}
-	for _, bad := range []string{"Kernel panic", "serialpass: error", "Failed to start serialpass", "VMTEST-FAIL"} {
-		if strings.Contains(text, bad) {
-			t.Errorf("serial log shows %q", bad)
-		}
-	}
-	if strings.Contains(text, stored) {
-		t.Error("the password appears in the serial log")
-	}
+	checkLog(t, text, map[string]string{"the console password": stored, "the control password": ctlPW})
 	if got := moto.InstanceTags(t, instanceID)["serialpass:status"]; got != "ready" {
 		t.Errorf("serialpass:status tag in moto = %q, want ready", got)
+	}
+}
+
+// checkWallTime holds the whole test to the budget when the root and its
+// kernel were cached; a run that built them with mmdebstrap (1 to 4
+// minutes more) only says so.
+func checkWallTime(t *testing.T, total time.Duration, cached bool) {
+	t.Helper()
+	msg, over := wallTimeVerdict(total, cached)
+	if over {
+		t.Error(msg)
+		return
+	}
+	t.Log(msg)
+}
+
+func wallTimeVerdict(total time.Duration, cached bool) (msg string, over bool) {
+	total = total.Round(time.Second)
+	switch {
+	case !cached:
+		return fmt.Sprintf("whole test: %s, including building the Debian root; budget %s not enforced on a first run", total, budget), false
+	case total > budget:
+		return fmt.Sprintf("whole test: %s with the root and kernel cached, over the %s budget", total, budget), true
+	default:
+		return fmt.Sprintf("whole test: %s with the root and kernel cached (budget %s)", total, budget), false
 	}
 }
 
@@ -233,7 +253,7 @@ func randomHex(t *testing.T, n int) string {
 
 // milestones turns the script's VMTEST-NAME <ms> marks into offsets.
 func milestones(text string) string {
-	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|LOGGEDIN|SSH-REFUSED|POWEROFF) (\d+)`)
+	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|LOGGEDIN|SSH-CONTROL|SSH-REFUSED|POWEROFF) (\d+)`)
 	var first int64
 	var parts []string
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
