@@ -171,19 +171,59 @@ func TestOnceKernelConsoleElsewhere(t *testing.T) {
 	if tags["serialpass:status"] != "error" || !strings.Contains(tags["serialpass:status:reason"], "kernel console is not on ttyS0") {
 		t.Errorf("tags = %v", tags)
 	}
-	t.Run("fix_console adds it to the GRUB defaults", func(t *testing.T) {
-		// Still not ready: the running kernel keeps its console until a
-		// reboot, and the reason says so.
-		code, _, errOut := w.once("--config", w.config("fix_console: true\n"))
-		if code != 1 || !strings.Contains(errOut, "reboot") {
-			t.Fatalf("exit %d, stderr %q: want 1 and a word about the reboot", code, errOut)
-		}
-		dropIns, _ := filepath.Glob(filepath.Join(w.root, "etc/default/grub.d/*.cfg"))
-		if len(dropIns) != 1 {
-			t.Fatalf("GRUB drop-ins = %v, want one", dropIns)
-		}
-		if b, _ := os.ReadFile(dropIns[0]); !strings.Contains(string(b), "console=ttyS0") {
-			t.Errorf("drop-in %s = %q", dropIns[0], b)
-		}
-	})
+	// fix_console: still not ready (the running kernel keeps its console
+	// until a reboot, and the reason says so), and console=ttyS0 goes where
+	// grub-mkconfig reads it: a marked block at the end of
+	// /etc/default/grub, or Debian's grub.d drop-in once that directory
+	// exists. Under --root the GRUB defaults are the image's kernel
+	// command line, so each step starts from the original file.
+	steps := []struct {
+		name      string
+		grubD     bool
+		wantBlock bool
+	}{
+		{"no grub.d: a block in /etc/default/grub", false, true},
+		{"grub.d: a drop-in instead of the block", true, false},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			if err := os.WriteFile(grub, []byte("GRUB_CMDLINE_LINUX=\"quiet\"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if step.grubD {
+				if err := os.MkdirAll(filepath.Join(w.root, "etc/default/grub.d"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, _, errOut := w.once("--config", w.config("fix_console: true\n"))
+			if code != 1 || !strings.Contains(errOut, "reboot") {
+				t.Fatalf("exit %d, stderr %q: want 1 and a word about the reboot", code, errOut)
+			}
+			main, err := os.ReadFile(grub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(main), "GRUB_CMDLINE_LINUX=\"quiet\"\n") {
+				t.Errorf("/etc/default/grub lost its own line:\n%s", main)
+			}
+			if got := strings.Contains(string(main), "console=ttyS0"); got != step.wantBlock {
+				t.Errorf("/etc/default/grub has console=ttyS0: %v, want %v:\n%s", got, step.wantBlock, main)
+			}
+			dropIns, _ := filepath.Glob(filepath.Join(w.root, "etc/default/grub.d/*.cfg"))
+			switch {
+			case step.wantBlock && len(dropIns) != 0:
+				t.Errorf("GRUB drop-ins = %v, want none", dropIns)
+			case !step.wantBlock && len(dropIns) != 1:
+				t.Fatalf("GRUB drop-ins = %v, want one", dropIns)
+			case !step.wantBlock:
+				if b, _ := os.ReadFile(dropIns[0]); !strings.Contains(string(b), "console=ttyS0") {
+					t.Errorf("drop-in %s = %q", dropIns[0], b)
+				}
+			}
+			// Now the image boots with the serial console: ready.
+			if code, _, errOut := w.once("--config", w.config("fix_console: true\n")); code != 0 {
+				t.Errorf("pass after the fix: exit %d, stderr %q, want 0", code, errOut)
+			}
+		})
+	}
 }
