@@ -36,7 +36,18 @@ type statusView struct {
 	Service string `json:"service"`
 }
 
-func runStatus(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := statusCommand{serviceState: func(root string) string { return serviceStateAt(root, findService) }}
+	return cmd.run(ctx, args, stdout, stderr)
+}
+
+// statusCommand is `serialpass status`; serviceState tells how the service
+// stands for a root (tests stand in for systemd here).
+type statusCommand struct {
+	serviceState func(root string) string
+}
+
+func (c statusCommand) run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status", statusSummary, stderr)
 	opts := addCommonFlags(fs)
 	asJSON := fs.Bool("json", false, "print the state file's content and the service's state as JSON")
@@ -48,7 +59,7 @@ func runStatus(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serialpass status: %v\n", err)
 		return 1
 	}
-	view := statusView{State: st, Service: serviceState(opts.root)}
+	view := statusView{State: st, Service: c.serviceState(opts.root)}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -119,22 +130,19 @@ type serviceStatuser interface {
 	Status() (service.Status, error)
 }
 
-// findService returns the serialpass service as service.go wires it; a
-// variable so tests can stand in for systemd.
-var findService = func() (serviceStatuser, error) {
+// findService returns the serialpass service as service.go wires it.
+func findService() (serviceStatuser, error) {
 	return newService(newProgram(func(context.Context) error { return nil }))
 }
 
-// serviceState is serviceStateAt; tests replace it.
-var serviceState = serviceStateAt
-
-// serviceStateAt tells whether the serialpass service runs on this system.
-// Under a --root other than / the service is not the root's: unknown.
-func serviceStateAt(root string) string {
+// serviceStateAt tells whether the serialpass service, as find returns
+// it, runs on this system. Under a --root other than / the service is not
+// the root's: unknown.
+func serviceStateAt(root string, find func() (serviceStatuser, error)) string {
 	if filepath.Clean(root) != "/" {
 		return serviceUnknown
 	}
-	svc, err := findService()
+	svc, err := find()
 	if err != nil {
 		return serviceUnknown // no systemd (a container, a build host)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestStatus(t *testing.T) {
 					t.Errorf("output has %q:\n%s", w, out.String())
 				}
 			}
-			if slicesContain(tt.args, "--json") {
+			if slices.Contains(tt.args, "--json") {
 				var back agent.State
 				if err := json.Unmarshal(out.Bytes(), &back); err != nil || back.Applied.VersionID != tt.state.Applied.VersionID ||
 					(tt.state.Rotation != nil && (back.Rotation == nil || *back.Rotation != *tt.state.Rotation)) {
@@ -86,15 +87,6 @@ func TestStatus(t *testing.T) {
 			}
 		})
 	}
-}
-
-func slicesContain(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // fakeService answers Status as systemd would, through kardianos.
@@ -124,27 +116,23 @@ func TestServiceState(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			orig := findService
-			t.Cleanup(func() { findService = orig })
-			findService = func() (serviceStatuser, error) { return tt.svc, tt.findErr }
-			if got := serviceStateAt(tt.root); got != tt.want {
+			find := func() (serviceStatuser, error) { return tt.svc, tt.findErr }
+			if got := serviceStateAt(tt.root, find); got != tt.want {
 				t.Errorf("serviceStateAt(%q) = %q, want %q", tt.root, got, tt.want)
 			}
 		})
 	}
 	t.Run("printed", func(t *testing.T) {
-		orig := serviceState
-		t.Cleanup(func() { serviceState = orig })
 		root := t.TempDir()
-		serviceState = func(r string) string {
+		cmd := statusCommand{serviceState: func(r string) string {
 			if r != root {
 				t.Errorf("service state asked for root %q, want %q", r, root)
 			}
 			return serviceRunning
-		}
+		}}
 		for _, args := range [][]string{nil, {"--json"}} {
 			var out, errOut bytes.Buffer
-			dispatch(context.Background(), append([]string{"status", "--root", root}, args...), &out, &errOut)
+			cmd.run(context.Background(), append([]string{"--root", root}, args...), &out, &errOut)
 			if !strings.Contains(out.String(), "service:    running") && !strings.Contains(out.String(), `"service": "running"`) {
 				t.Errorf("status %v does not show the service running:\n%s%s", args, out.String(), errOut.String())
 			}
