@@ -20,18 +20,38 @@ const (
 // rotated, so a fleet started together does not rotate together.
 const maxJitter = 24 * time.Hour
 
-// secretName is the secret tag, or the config's template, with
-// "{instance-id}" replaced.
-func (a *Agent) secretName(s Settings) string {
-	name := s.Secret
-	if name == "" {
-		name = a.Config.SecretTemplate
+// InstanceIDVar is replaced by the instance id in rotate mode's secret
+// name and description.
+const InstanceIDVar = "{instance-id}"
+
+// SecretName is the secret a pass works on: in pull mode the secret tag as
+// it is; in rotate mode the tag or else the config's secret_template, with
+// InstanceIDVar replaced (left as is while instanceID is unknown).
+func SecretName(set Settings, cfg Config, instanceID string) string {
+	if set.Mode != ModeRotate {
+		return set.Secret
 	}
-	return a.expand(name)
+	name := set.Secret
+	if name == "" {
+		name = cfg.SecretTemplate
+	}
+	return expandInstanceID(name, instanceID)
+}
+
+// secretName is SecretName for this instance.
+func (a *Agent) secretName(s Settings) string {
+	return SecretName(s, a.Config, a.Identity.InstanceID)
 }
 
 func (a *Agent) expand(s string) string {
-	return strings.ReplaceAll(s, "{instance-id}", a.Identity.InstanceID)
+	return expandInstanceID(s, a.Identity.InstanceID)
+}
+
+func expandInstanceID(s, instanceID string) string {
+	if instanceID == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, InstanceIDVar, instanceID)
 }
 
 // rotationDue returns why a rotation should start now, or "". Requests

@@ -105,7 +105,7 @@ func (d *Doctor) tagCheck(ctx context.Context, inst *instance) Check {
 			Fix: fmt.Sprintf("tag the instance %s=<secret name or ARN> (pull mode) or %s=%s", secretKey, modeKey, agent.ModeRotate)}
 	}
 	inst.managed = true
-	inst.secret = SecretName(set, d.Config, inst.id)
+	inst.secret = agent.SecretName(set, d.Config, inst.id)
 	why := fmt.Sprintf("mode %s, secret %s, user %s", set.Mode, inst.secret, set.User)
 	if set.Mode == agent.ModeRotate && set.Secret == "" {
 		why = fmt.Sprintf("mode %s, secret %s (the config's secret_template), user %s", set.Mode, inst.secret, set.User)
@@ -115,29 +115,6 @@ func (d *Doctor) tagCheck(ctx context.Context, inst *instance) Check {
 	}
 	return Check{Name: name, Level: Pass, Why: why}
 }
-
-// SecretName is the secret a pass works on: in pull mode the secret tag
-// as it is; in rotate mode the tag or else the config's secret_template,
-// with "{instance-id}" replaced (left as is while the id is unknown).
-//
-// It mirrors the agent's unexported (*Agent).secretName; once the agent
-// exports an equivalent, call that instead.
-func SecretName(set agent.Settings, cfg agent.Config, instanceID string) string {
-	if set.Mode != agent.ModeRotate {
-		return set.Secret
-	}
-	name := set.Secret
-	if name == "" {
-		name = cfg.SecretTemplate
-	}
-	if instanceID == "" {
-		return name
-	}
-	return strings.ReplaceAll(name, instanceIDVar, instanceID)
-}
-
-// instanceIDVar is replaced by the instance id in rotate mode's secret.
-const instanceIDVar = "{instance-id}"
 
 // xenFamilies are the instance families that are not built on Nitro: the
 // serial console needs Nitro or bare metal.

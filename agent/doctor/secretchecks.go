@@ -26,7 +26,7 @@ func (d *Doctor) secretChecks(ctx context.Context, inst instance, add func(...Ch
 	case d.Secrets == nil:
 		add(Check{Name: "secret readable", Level: Fail, Why: "cannot check: " + oneLine(d.NoAWS)})
 		return
-	case inst.set.Mode == agent.ModeRotate && strings.Contains(inst.secret, instanceIDVar):
+	case inst.set.Mode == agent.ModeRotate && strings.Contains(inst.secret, agent.InstanceIDVar):
 		add(Check{Name: "secret described", Level: Fail,
 			Why: "cannot name the secret " + inst.secret + ": the instance id is not in instance metadata"})
 		return
