@@ -70,6 +70,9 @@ type Result struct {
 	Rotated bool
 	// LastLogin is the user's latest login (rotate mode), reported.
 	LastLogin time.Time
+	// Unreported is true when the pass did all its work but its report
+	// did not reach the tags: RetryReport sends it without a new pass.
+	Unreported bool
 }
 
 // OK reports whether the pass should exit zero.
@@ -85,21 +88,12 @@ func (a *Agent) Pass(ctx context.Context) Result {
 		// the state directory or its lock.
 		return Result{Status: StatusDisabled}
 	}
-	if l, ok := a.State.(Locker); ok {
-		// One pass at a time per state file: `rotate`, `once` and the
-		// daemon never interleave the steps of a rotation.
-		unlock, err := l.Lock(ctx)
-		if err != nil {
-			return a.fail(Result{}, err)
-		}
-		defer unlock()
-	}
-	st, err := a.State.Load()
+	unlock, err := a.lock(ctx)
 	if err != nil {
-		// A lost state costs one redundant chpasswd and report, nothing more.
-		a.Log.Warn("ignoring unreadable state", "err", err)
-		st = State{}
+		return a.fail(Result{}, err)
 	}
+	defer unlock()
+	st := a.loadState()
 	res := a.setupConsole(ctx, a.reconcile(ctx, &st, tags, tagErr))
 	if res.Status == StatusDisabled && st.Reported.Status == "" {
 		return res
@@ -109,6 +103,9 @@ func (a *Agent) Pass(ctx context.Context) Result {
 	st.LastPass = rep
 	if !rep.same(st.Reported) {
 		if err := a.Reporter.Report(ctx, a.Identity.InstanceID, a.ReportTags(rep)); err != nil {
+			// The pass's own work is done and recorded; only the report
+			// is missing, and RetryReport can send it alone.
+			res.Unreported = res.Err == nil
 			res.Err = errors.Join(res.Err, fmt.Errorf("reporting status: %w", err))
 		} else {
 			st.Reported = rep
@@ -133,39 +130,6 @@ func (a *Agent) untouched(tags map[string]string) bool {
 	}
 	st, err := a.State.Load()
 	return err == nil && st.Reported.Status == ""
-}
-
-// announce reports an intermediate status (rotating) in the middle of a
-// pass, before the step it warns of, and records it as reported. A failed
-// report is an error: the step must not run unannounced.
-func (a *Agent) announce(ctx context.Context, st *State, rep Report) error {
-	if rep.same(st.Reported) {
-		return nil
-	}
-	rep.Time = a.Clock.Now().UTC().Truncate(time.Second)
-	if err := a.Reporter.Report(ctx, a.Identity.InstanceID, a.ReportTags(rep)); err != nil {
-		return fmt.Errorf("reporting status %s: %w", rep.Status, err)
-	}
-	st.Reported = rep
-	if err := a.State.Save(*st); err != nil {
-		return fmt.Errorf("recording the reported status: %w", err)
-	}
-	return nil
-}
-
-// ReportTags renders a report as instance tags.
-func (a *Agent) ReportTags(r Report) map[string]string {
-	p := a.Config.TagPrefix + TagStatus
-	tags := map[string]string{
-		p:              r.Status,
-		p + ":version": r.VersionID,
-		p + ":time":    r.Time.UTC().Format(time.RFC3339),
-		p + ":reason":  r.Reason,
-	}
-	if !r.LastLogin.IsZero() {
-		tags[p+":last-login"] = r.LastLogin.UTC().Format(time.RFC3339)
-	}
-	return tags
 }
 
 // reconcile decides and applies; it never reports.

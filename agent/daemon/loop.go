@@ -29,6 +29,10 @@ const (
 // agent.ErrUnreachable.
 const unreachableBase = time.Second
 
+// ThrottleBase is the first retry delay after an error wrapping
+// agent.ErrThrottled; see ThrottleDelay.
+const ThrottleBase = 8 * time.Second
+
 // Notifier tells the service manager about the daemon's state, in sd_notify
 // syntax ("READY=1", "STATUS=...", newline-separated).
 type Notifier interface {
@@ -40,13 +44,19 @@ type Notifier interface {
 type Loop struct {
 	// Pass runs one reconcile pass. It must honour ctx.
 	Pass func(ctx context.Context) agent.Result
+	// Report, when set, sends the outcome of a pass whose only failure
+	// was its report (agent.Result.Unreported) without a new pass: the
+	// retry after a throttled CreateTags costs one call, not a pass. It
+	// must honour ctx. Nil: such a retry is a full pass.
+	Report func(ctx context.Context) agent.Result
 	// Interval between passes that end without error.
 	Interval time.Duration
 	// Jitter spreads every delay uniformly over ±Jitter of its length so a
 	// fleet does not beat in step. Negative means none.
 	Jitter float64
 	// Backoff is the first retry delay after an error; it doubles with
-	// each consecutive error, capped at Interval.
+	// each consecutive error, capped at Interval. Throttling errors
+	// follow ThrottleDelay instead.
 	Backoff time.Duration
 	// UnreachableCap caps the retry delay (from 1 s, doubling) after an
 	// error wrapping agent.ErrUnreachable: the network or instance
@@ -87,6 +97,9 @@ type loopState struct {
 	errKey   string // key of the last error logged
 	status   string // status of the previous pass
 	notifyOK bool   // whether the last Notify worked, to log failures once
+	// unreported: the last pass did its work but not its report, so
+	// the next attempt may be Report alone.
+	unreported bool
 }
 
 // Run runs a pass now, then one per Interval (or sooner after an error or a
@@ -101,8 +114,13 @@ func (l *Loop) Run(ctx context.Context) error {
 	passCtx, cancelPass := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPass()
 	st := loopState{notifyOK: true}
+	woken := false
 	for {
-		res, stopped, err := l.runPass(ctx, passCtx, cancelPass)
+		attempt := l.Pass
+		if st.unreported && l.Report != nil && !woken {
+			attempt = l.Report
+		}
+		res, stopped, err := l.runPass(ctx, passCtx, cancelPass, attempt)
 		if err != nil {
 			return err
 		}
@@ -110,19 +128,21 @@ func (l *Loop) Run(ctx context.Context) error {
 		if stopped {
 			return nil
 		}
-		if !l.sleep(ctx, delay) {
+		var ok bool
+		if ok, woken = l.sleep(ctx, delay); !ok {
 			l.stopping()
 			return nil
 		}
 	}
 }
 
-// runPass runs one pass. When ctx is cancelled during it, the pass keeps
-// passCtx for StopGrace, then passCtx is cancelled and Run waits
-// AbandonAfter more; stopped reports that ctx was cancelled.
-func (l *Loop) runPass(ctx, passCtx context.Context, cancelPass context.CancelFunc) (res agent.Result, stopped bool, err error) {
+// runPass runs one attempt (a pass, or a report alone). When ctx is
+// cancelled during it, the attempt keeps passCtx for StopGrace, then
+// passCtx is cancelled and Run waits AbandonAfter more; stopped reports
+// that ctx was cancelled.
+func (l *Loop) runPass(ctx, passCtx context.Context, cancelPass context.CancelFunc, attempt func(context.Context) agent.Result) (res agent.Result, stopped bool, err error) {
 	done := make(chan agent.Result, 1)
-	go func() { done <- l.Pass(passCtx) }()
+	go func() { done <- attempt(passCtx) }()
 	select {
 	case res := <-done:
 		return res, ctx.Err() != nil, nil
@@ -158,9 +178,10 @@ func (l *Loop) finish(res agent.Result, st *loopState) time.Duration {
 	st.passes++
 	now := l.Clock.Now()
 	var delay time.Duration
+	st.unreported = res.Unreported
 	if res.Err != nil {
 		st.failures++
-		delay = l.jitter(l.backoff(res.Err, st.failures))
+		delay = l.retryDelay(res.Err, st.failures)
 		// agent.Reason drops AWS request ids: a retry of the same failure
 		// gives the same reason.
 		if reason := agent.Reason(res.Err); reason != st.errKey {
@@ -204,21 +225,52 @@ func (l *Loop) stopping() {
 	}
 }
 
-// sleep waits d, or less if Wake fires; it returns false when ctx is done.
-func (l *Loop) sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d, or less if Wake fires; ok is false when ctx is done.
+func (l *Loop) sleep(ctx context.Context, d time.Duration) (ok, woken bool) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	slept := make(chan error, 1)
 	go func() { slept <- l.Clock.Sleep(sctx, d) }()
 	select {
 	case err := <-slept:
-		return err == nil && ctx.Err() == nil
+		return err == nil && ctx.Err() == nil, false
 	case <-l.Wake:
 		cancel()
 		<-slept
 		l.Log.Info("woken: running a pass now")
-		return ctx.Err() == nil
+		return ctx.Err() == nil, true
 	}
+}
+
+// retryDelay is the delay before retrying after the n-th consecutive
+// error: ThrottleDelay for throttling, else the jittered backoff.
+func (l *Loop) retryDelay(err error, n int) time.Duration {
+	if errors.Is(err, agent.ErrThrottled) {
+		return ThrottleDelay(n, l.Interval, l.rand())
+	}
+	return min(l.jitter(l.backoff(err, n)), l.Interval)
+}
+
+// ThrottleDelay is the delay before the n-th retry (n ≥ 1) of a call that
+// AWS throttled: d = ThrottleBase·2^(n-1), capped at ceil, and then a
+// random point of [d/2, d] from r in [0, 1) ("equal jitter"). No ceiling
+// (ceil ≤ 0) means an hour.
+//
+// A fleet booting together meets CreateTags' token bucket all at once;
+// retries spread over a window that doubles until the fleet's rate falls
+// under the bucket's refill, and the lower half-window bound keeps the
+// retries of one instance few. bench/ measures it against a throttled
+// emulator (bench/RESULTS.md).
+func ThrottleDelay(n int, ceil time.Duration, r float64) time.Duration {
+	if ceil <= 0 {
+		ceil = time.Hour
+	}
+	d := ThrottleBase
+	for i := 1; i < n && d < ceil; i++ {
+		d *= 2
+	}
+	d = min(d, ceil)
+	return d/2 + time.Duration(r*float64(d/2))
 }
 
 // backoff is the delay before retrying after the n-th consecutive error.
@@ -243,11 +295,15 @@ func (l *Loop) jitter(d time.Duration) time.Duration {
 	case j < 0:
 		return d
 	}
-	r := rand.Float64
+	return time.Duration(float64(d) * (1 + j*(2*l.rand()-1)))
+}
+
+// rand returns a number in [0, 1) from Rand, else math/rand/v2.
+func (l *Loop) rand() float64 {
 	if l.Rand != nil {
-		r = l.Rand
+		return l.Rand()
 	}
-	return time.Duration(float64(d) * (1 + j*(2*r()-1)))
+	return rand.Float64()
 }
 
 func or(d, def time.Duration) time.Duration {

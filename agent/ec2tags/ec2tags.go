@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
@@ -51,10 +52,30 @@ func (r *Reporter) Report(ctx context.Context, instanceID string, tags map[strin
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
 	}
-	if _, err := r.api.CreateTags(ctx, in); err != nil {
+	if _, err := r.api.CreateTags(ctx, in, withoutThrottleRetries); err != nil {
 		return fmt.Errorf("tagging instance %s: %w", instanceID, mapError(err))
 	}
 	return nil
+}
+
+// withoutThrottleRetries leaves a throttled CreateTags to the caller
+// (agent.ErrThrottled; the daemon retries the report alone after
+// daemon.ThrottleDelay). The SDK's own retries come within a second or
+// two, while a fleet booting together still finds the bucket empty, and
+// only add calls. Other retryable errors keep the SDK's retries.
+func withoutThrottleRetries(o *ec2.Options) {
+	if v2, ok := o.Retryer.(aws.RetryerV2); ok {
+		o.Retryer = noThrottleRetry{v2}
+	}
+}
+
+// noThrottleRetry is a retryer that does not retry throttling errors.
+type noThrottleRetry struct{ aws.RetryerV2 }
+
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+func (r noThrottleRetry) IsErrorRetryable(err error) bool {
+	return throttles.IsErrorThrottle(err) != aws.TrueTernary && r.RetryerV2.IsErrorRetryable(err)
 }
 
 // CheckCreateTags asks EC2 whether CreateTags on instanceID would be

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -110,6 +111,30 @@ func TestFakes(t *testing.T) {
 	})
 }
 
+// TestNoThrottleRetry: throttling errors are not retried, other errors
+// keep the SDK's own verdict.
+func TestNoThrottleRetry(t *testing.T) {
+	r := noThrottleRetry{retry.NewStandard()}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"RequestLimitExceeded", apiErr("RequestLimitExceeded"), false},
+		{"Throttling", apiErr("Throttling"), false},
+		{"RequestTimeout", apiErr("RequestTimeout"), true},
+		{"connection refused", &smithyhttp.RequestSendError{Err: errors.New("connection refused")}, true},
+		{"UnauthorizedOperation", apiErr("UnauthorizedOperation"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.IsErrorRetryable(tt.err); got != tt.want {
+				t.Errorf("IsErrorRetryable = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestMoto(t *testing.T) {
 	m := testbed.StartMoto(t)
 	p := testbed.NewProxy(t, m.Endpoint)
@@ -140,6 +165,20 @@ func TestMoto(t *testing.T) {
 		p.Throttle("CreateTags", 1)
 		if err := r.Report(ctx, instanceID, map[string]string{"k": "v"}); !errors.Is(err, agent.ErrThrottled) {
 			t.Fatalf("Report = %v, want ErrThrottled", err)
+		}
+	})
+
+	t.Run("throttling is not retried by the SDK", func(t *testing.T) {
+		// With the SDK's default retries: a throttled CreateTags is one
+		// request, and the caller's backoff decides when to try again.
+		p.Reset()
+		p.Throttle("CreateTags", 3)
+		def := New(testbed.MotoConfigAt(p.URL()))
+		if err := def.Report(ctx, instanceID, map[string]string{"k": "v"}); !errors.Is(err, agent.ErrThrottled) {
+			t.Fatalf("Report = %v, want ErrThrottled", err)
+		}
+		if n := p.Count("CreateTags"); n != 1 {
+			t.Errorf("%d CreateTags requests, want 1", n)
 		}
 	})
 

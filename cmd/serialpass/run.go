@@ -15,7 +15,8 @@ import (
 
 const runSummary = `Run as a daemon: one pass at start, then one every interval (config key,
 default 15m, with ±10% jitter); errors are retried with exponential backoff
-capped at the interval. SIGHUP runs a pass now. SIGTERM or SIGINT lets a pass
+capped at the interval, throttling with a random delay from a window that
+starts at 8 s and doubles; a throttled report is retried alone. SIGHUP runs a pass now. SIGTERM or SIGINT lets a pass
 in flight finish its write, then exits within 10 s. Under systemd
 (Type=notify) it sends READY=1 after the first pass, whatever its outcome, and
 a one-line STATUS= after each pass.`
@@ -56,6 +57,7 @@ func runDaemon(ctx context.Context, opts *commonOptions, wake <-chan struct{}, n
 	}
 	loop := &daemon.Loop{
 		Pass:      a.Pass,
+		Report:    a.RetryReport,
 		Interval:  cfg.Interval.D(),
 		Clock:     agent.SystemClock{},
 		Notifier:  n,
