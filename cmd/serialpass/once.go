@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,14 +15,21 @@ import (
 )
 
 func runOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("once", "Run one reconcile pass and exit: 0 when the user is ready or the instance is\nnot managed (no serialpass:secret tag), 1 with the reason on stderr otherwise.\nA report that CreateTags throttles is sent again, alone, with backoff, for up\nto boot_timeout.", stderr)
+	fs := newFlagSet("once", "Run one reconcile pass and exit: 0 when the user is ready or the instance is\nnot managed (no serialpass:secret tag), 1 with the reason on stderr otherwise.\nA report that CreateTags throttles is sent again, alone, with backoff, for up\nto boot_timeout. Warnings are printed after a success; -v shows the whole\nlog as it happens.", stderr)
 	opts := addCommonFlags(fs)
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
-	opts.logLevel = slog.LevelWarn // stderr holds the one-line reason, not chatter
+	// A failure is one line on stderr: its reason. Warnings (an unknown
+	// tag, say) go to stderr after a success, and with -v as they come.
+	opts.logLevel = slog.LevelWarn
+	var warnings bytes.Buffer
+	logTo := io.Writer(&warnings)
+	if opts.verbose {
+		logTo = stderr
+	}
 	started := time.Now()
-	a, cfg, err := buildAgent(ctx, opts, stderr)
+	a, cfg, err := buildAgent(ctx, opts, logTo)
 	if err != nil {
 		fmt.Fprintf(stderr, "serialpass: %s\n", agent.Reason(err))
 		return 1
@@ -32,6 +40,7 @@ func runOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serialpass: %s\n", agent.Reason(res.Err))
 		return 1
 	}
+	_, _ = warnings.WriteTo(stderr)
 	fmt.Fprintln(stdout, summary(res))
 	return 0
 }

@@ -116,6 +116,9 @@ func TestOnceRefusesBadInput(t *testing.T) {
 		{"group off the allow-list", map[string]string{"serialpass:groups": "adm"}, "Passw0rd-adm", "not on the allow-list"},
 		{"secret does not exist", nil, "", "not found"},
 		{"malformed JSON", nil, `{"password":"Passw0rd-json"`, "not a valid JSON object"},
+		// An unknown tag is a warning in the log; the failure is still
+		// one line on stderr.
+		{"unknown tag and a bad secret", map[string]string{"serialpass:colour": "blue"}, "pw\nroot:x", "newline"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
