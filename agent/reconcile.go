@@ -184,6 +184,9 @@ func (a *Agent) reconcile(ctx context.Context, st *State, tags map[string]string
 		return a.fail(res, secretError(set.Secret, err))
 	}
 	pw, err := ParseSecret(sv.Value, set.User)
+	if err == nil {
+		err = a.checkVerifiable(pw)
+	}
 	if err != nil {
 		return a.fail(res, fmt.Errorf("secret %q version %s: %w", set.Secret, shortID(sv.VersionID), err))
 	}
@@ -223,6 +226,9 @@ func (a *Agent) reconcile(ctx context.Context, st *State, tags map[string]string
 // groups. An account this call created is removed again if the password
 // cannot be set, so a failure leaves the account database as it was.
 func (a *Agent) apply(ctx context.Context, user string, exists bool, spec AccountSpec, missing []string, pw Password) error {
+	if err := a.checkVerifiable(pw); err != nil {
+		return fmt.Errorf("setting the password of user %q: %w", user, err)
+	}
 	if !exists {
 		if err := a.Accounts.Create(ctx, spec); err != nil {
 			return err

@@ -291,6 +291,9 @@ func (a *Agent) ensureCurrent(ctx context.Context, st *State, res Result, t targ
 		return a.fail(res, secretError(name, err))
 	}
 	pw, err := ParseSecret(sv.Value, t.set.User)
+	if err == nil {
+		err = a.checkVerifiable(pw)
+	}
 	if err != nil {
 		return a.fail(res, fmt.Errorf("secret %q version %s: %w", name, shortID(sv.VersionID), err))
 	}

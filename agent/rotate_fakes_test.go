@@ -31,6 +31,7 @@ type accountsFake struct {
 	salt     int
 	setErr   error
 	verErr   error // returned by Verify instead of checking
+	maxLen   int   // MaxPasswordLen (0: no bound)
 	calls    []string
 	// afterSet runs after a password took effect (nil: nothing).
 	afterSet func()
@@ -97,9 +98,14 @@ func (f *accountsFake) Delete(_ context.Context, name string) error {
 	return nil
 }
 
+func (f *accountsFake) MaxPasswordLen() int { return f.maxLen }
+
 func (f *accountsFake) Verify(_ context.Context, user string, pw agent.Password) error {
 	if f.verErr != nil {
 		return f.verErr
+	}
+	if f.maxLen > 0 && pw.Len() > f.maxLen {
+		return fmt.Errorf("cannot verify the password of %q: longer than %d bytes", user, f.maxLen)
 	}
 	a, ok := f.accounts[user]
 	if !ok || a.acct.Locked || a.pw != string(pw.Reveal()) {

@@ -121,6 +121,11 @@ type AccountManager interface {
 // never passing it on argv. A mismatch wraps ErrWrongPassword.
 type Verifier interface {
 	Verify(ctx context.Context, user string, pw Password) error
+	// MaxPasswordLen is the longest password, in bytes, that Verify can
+	// check (0: no bound of its own below MaxPasswordLen). A pass refuses
+	// a longer password before it writes anything: it could be set but
+	// never checked, and every later pass would set it again.
+	MaxPasswordLen() int
 }
 
 // ErrWrongPassword: the password does not match the stored hash.

@@ -63,3 +63,17 @@ func CheckPassword(pw Password) error {
 	}
 	return nil
 }
+
+// checkVerifiable refuses a password longer than the Verifier can check
+// (pam_unix's helper reads at most 511 bytes on a live system), before
+// anything is written: such a password would be set, fail its check, and
+// be set again by every later pass.
+func (a *Agent) checkVerifiable(pw Password) error {
+	if a.Verifier == nil {
+		return nil
+	}
+	if max := a.Verifier.MaxPasswordLen(); max > 0 && pw.Len() > max {
+		return fmt.Errorf("password is %d bytes, more than the %d this system can verify at login: use a shorter one", pw.Len(), max)
+	}
+	return nil
+}

@@ -89,6 +89,17 @@ func (c *Console) Verify(ctx context.Context, user string, pw agent.Password) er
 	return c.verifyCrypt(ctx, user, hash, pw)
 }
 
+// MaxPasswordLen is the longest password Verify can check: what
+// unix_chkpwd reads on the live system, no bound of its own under another
+// root (crypt(3) through perl takes any length). It implements
+// agent.Verifier, so a pass refuses a longer password before setting it.
+func (c *Console) MaxPasswordLen() int {
+	if c.live() {
+		return chkpwdMaxPass
+	}
+	return 0
+}
+
 func (c *Console) verifyChkpwd(ctx context.Context, user string, pw agent.Password) error {
 	helper := ""
 	for _, p := range []string{"/usr/sbin/unix_chkpwd", "/sbin/unix_chkpwd"} {

@@ -183,3 +183,26 @@ func TestVerifyOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPasswordLen: the live system is bound by what unix_chkpwd reads
+// (the pass refuses longer passwords before setting them); crypt(3) under
+// another root is not.
+func TestMaxPasswordLen(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		live bool
+		want int
+	}{
+		{"live system: unix_chkpwd's bound", true, 511},
+		{"another root: no bound of its own", false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New(t.TempDir(), &fakeRunner{})
+			c.liveRoot = tt.live
+			if got := c.MaxPasswordLen(); got != tt.want {
+				t.Errorf("MaxPasswordLen() = %d, want %d", got, tt.want)
+			}
+			var _ agent.Verifier = c
+		})
+	}
+}
