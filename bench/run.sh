@@ -5,7 +5,7 @@
 #
 #   bench/run.sh                 # everything, 10 pairs, N = 1000
 #   BENCH_PAIRS=20 bench/run.sh  # more pairs
-#   BENCH_ARGS="-fleet=200 -createtags-rate=40" bench/run.sh
+#   BENCH_ARGS="-fleet=200 -fleet-rotate=50 -createtags-rate=40" bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +49,9 @@ grep -q '^--- FAIL' "$out/log.txt" && { echo "bench: a benchmark failed; see the
   echo "## 3. Fleet booting at once under throttling"
   echo
   cat "$out/3-fleet.md"
+  echo "### The same policy in a model, for other fleets and buckets"
+  echo
+  cat "$out/3-fleet-model.md"
   echo
   [[ -f bench/NOTES.md ]] && cat bench/NOTES.md
 } > bench/RESULTS.md

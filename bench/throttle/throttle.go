@@ -81,7 +81,32 @@ func (b *Bucket) Take(now time.Time) bool {
 }
 
 // Count is what happened to one action's requests.
-type Count struct{ Allowed, Throttled int }
+type Count struct {
+	Allowed, Throttled int
+	// Class is the bucket the action draws from ("" for none).
+	Class string
+}
+
+// Bucket classes.
+const (
+	ClassSMRead  = "secretsmanager-read"
+	ClassSMWrite = "secretsmanager-write"
+	ClassTags    = "ec2-createtags"
+)
+
+// Bucket returns the size and refill rate of class's bucket (zero for an
+// unknown class: unlimited).
+func (l Limits) Bucket(class string) (size, rate float64) {
+	switch class {
+	case ClassSMRead:
+		return l.SMReadBurst, l.SMReadRate
+	case ClassSMWrite:
+		return l.SMWriteBurst, l.SMWriteRate
+	case ClassTags:
+		return l.TagsBurst, l.TagsRate
+	}
+	return 0, 0
+}
 
 // Proxy is the throttle; it is an http.Handler.
 type Proxy struct {
@@ -113,13 +138,26 @@ func New(target string, l Limits) (*Proxy, error) {
 var smReads = map[string]bool{"GetSecretValue": true, "DescribeSecret": true, "ListSecrets": true,
 	"ListSecretVersionIds": true, "GetRandomPassword": true, "BatchGetSecretValue": true, "GetResourcePolicy": true}
 
-func (p *Proxy) bucket(action string, jsonProto bool) *Bucket {
+// class names the bucket an action draws from.
+func class(action string, jsonProto bool) string {
 	switch {
 	case jsonProto && smReads[action]:
-		return p.read
+		return ClassSMRead
 	case jsonProto:
-		return p.write
+		return ClassSMWrite
 	case action == "CreateTags":
+		return ClassTags
+	}
+	return ""
+}
+
+func (p *Proxy) bucket(class string) *Bucket {
+	switch class {
+	case ClassSMRead:
+		return p.read
+	case ClassSMWrite:
+		return p.write
+	case ClassTags:
 		return p.tags
 	}
 	return nil
@@ -133,13 +171,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	ok := true
-	if b := p.bucket(action, jsonProto); b != nil {
+	cl := class(action, jsonProto)
+	if b := p.bucket(cl); b != nil {
 		ok = b.Take(now)
 	}
 	p.mu.Lock()
 	c := p.counts[action]
 	if c == nil {
-		c = &Count{}
+		c = &Count{Class: cl}
 		p.counts[action] = c
 	}
 	if ok {
