@@ -26,9 +26,20 @@ type Proxy struct {
 	counts     map[string]int
 	throttle   map[string]int
 	failUntil  map[string]time.Time
-	onRequest  func(action string)
+	onRequest  func(action string) Verdict
 	onResponse func(action string, status int)
 }
+
+// Verdict is what a request hook decides about the request it saw.
+type Verdict int
+
+const (
+	// Forward lets the request go on: faulted or sent to the emulator.
+	Forward Verdict = iota
+	// Drop closes the client's connection without an answer: the
+	// emulator never sees the request, so the call cannot take effect.
+	Drop
+)
 
 // NewProxy starts a proxy to target (a base URL such as Moto.Endpoint) on
 // a free loopback port; it stops when the test ends.
@@ -74,8 +85,9 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 			return
 		}
 		fault, hook := p.arrive(action)
-		if hook != nil {
-			hook(action)
+		if hook != nil && hook(action) == Drop {
+			drop(w)
+			return
 		}
 		if fault {
 			writeThrottle(w, action, jsonProto)
@@ -84,6 +96,17 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 		r.Header.Set(actionHeader, action)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// drop closes the connection unanswered. Aborting the handler does the
+// same where the connection cannot be taken over; either way nothing is
+// forwarded.
+func drop(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
 }
 
 // requestAction names the request's action, restoring a body it read.
@@ -116,7 +139,7 @@ func proxyAction(h http.Header) string { return h.Get(actionHeader) }
 func bareAction(a string) string { return a[strings.LastIndex(a, ".")+1:] }
 
 // arrive counts a request and decides whether to fault it.
-func (p *Proxy) arrive(action string) (fault bool, hook func(string)) {
+func (p *Proxy) arrive(action string) (fault bool, hook func(string) Verdict) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts[action]++
@@ -204,8 +227,11 @@ func (p *Proxy) FailUntil(action string, until time.Time) {
 }
 
 // OnRequest installs f, called with the action of every request as it
-// arrives, before it is faulted or forwarded. Pass nil to remove it.
-func (p *Proxy) OnRequest(f func(action string)) {
+// arrives (and is counted), before it is faulted or forwarded; the
+// request waits for f. When f answers Drop the connection is closed and
+// the request goes nowhere: a hook that kills the client "before call X"
+// drops X, so X never lands. Pass nil to remove it.
+func (p *Proxy) OnRequest(f func(action string) Verdict) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.onRequest = f
@@ -213,7 +239,8 @@ func (p *Proxy) OnRequest(f func(action string)) {
 
 // OnResponse installs f, called once the emulator has answered a request
 // and before the answer goes back to the client: the call has taken
-// effect, but the client does not know yet. Pass nil to remove it.
+// effect, but the client does not know yet, and the answer waits for f.
+// Pass nil to remove it.
 func (p *Proxy) OnResponse(f func(action string, status int)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,12 +106,46 @@ func TestProxyRaw(t *testing.T) {
 	t.Run("hooks", func(t *testing.T) {
 		p.Reset()
 		var got []string
-		p.OnRequest(func(a string) { got = append(got, "req "+a) })
+		p.OnRequest(func(a string) Verdict { got = append(got, "req "+a); return Forward })
 		p.OnResponse(func(a string, status int) { got = append(got, "resp "+a) })
 		t.Cleanup(func() { p.OnRequest(nil); p.OnResponse(nil) })
 		jsonReq("secretsmanager.DescribeSecret")
 		if want := "req DescribeSecret,resp DescribeSecret"; strings.Join(got, ",") != want {
 			t.Errorf("hooks saw %q, want %q", got, want)
+		}
+	})
+
+	t.Run("a dropped request never reaches the emulator", func(t *testing.T) {
+		p.Reset()
+		mu.Lock()
+		bodies = nil
+		mu.Unlock()
+		var responses atomic.Int32
+		p.OnRequest(func(a string) Verdict {
+			if a == "PutSecretValue" {
+				return Drop
+			}
+			return Forward
+		})
+		p.OnResponse(func(string, int) { responses.Add(1) })
+		t.Cleanup(func() { p.OnRequest(nil); p.OnResponse(nil) })
+		req, _ := http.NewRequest("POST", p.URL(), strings.NewReader(`{"SecretId":"x"}`))
+		req.Header.Set("X-Amz-Target", "secretsmanager.PutSecretValue")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("a dropped request was answered %d", resp.StatusCode)
+		}
+		if got := p.Count("PutSecretValue"); got != 1 {
+			t.Errorf("Count(PutSecretValue) = %d, want 1: a dropped request still arrived", got)
+		}
+		mu.Lock()
+		n := len(bodies)
+		mu.Unlock()
+		if n != 0 || responses.Load() != 0 {
+			t.Errorf("backend saw %d requests, response hook ran %d times, want 0 and 0", n, responses.Load())
+		}
+		if got := jsonReq("secretsmanager.GetSecretValue").StatusCode; got != 200 {
+			t.Errorf("next request: status %d, want 200", got)
 		}
 	})
 }

@@ -1,11 +1,7 @@
 package e2e_test
 
 import (
-	"fmt"
-	"os"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -125,100 +121,6 @@ func TestRotateRefusedCalls(t *testing.T) {
 			t.Errorf("PutSecretValue sent %d times while resolving", n)
 		}
 	})
-}
-
-// crashIterations is per boundary: a few by default,
-// SERIALPASS_CRASH_ITERATIONS for the full run (20).
-func crashIterations(t *testing.T) int {
-	if s := os.Getenv("SERIALPASS_CRASH_ITERATIONS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("SERIALPASS_CRASH_ITERATIONS=%q is not a positive number", s)
-		}
-		return n
-	}
-	return 3
-}
-
-// TestRotateCrashSafety kills the agent with SIGKILL at each step
-// boundary, from outside: the proxy in front of moto kills it when a
-// request arrives or just before a response goes back. After each kill,
-// one pass must restore the invariant, with one new version per rotation.
-func TestRotateCrashSafety(t *testing.T) {
-	moto := testbed.StartMoto(t)
-	n := crashIterations(t)
-	boundaries := []struct {
-		name     string
-		action   string
-		response bool // kill after the answer (the call took effect) instead of on arrival
-	}{
-		{"after recording the token", "PutSecretValue", false},
-		{"after PutSecretValue", "PutSecretValue", true},
-		{"after chpasswd", "UpdateSecretVersionStage", false},
-		{"after UpdateSecretVersionStage", "UpdateSecretVersionStage", true},
-		{"before the report", "CreateTags", false},
-	}
-	for i, b := range boundaries {
-		t.Run(b.name, func(t *testing.T) {
-			w := newWorld(t, moto, fmt.Sprintf("i-0e2e00000000c%04d", i), rotateTags)
-			if code, _, errOut := w.once(); code != 0 {
-				t.Fatalf("first pass: %s", errOut)
-			}
-			_, versions := w.checkRotateInvariant()
-			for it := range n {
-				w.ageState(11 * time.Minute)
-				// Hooks run on the proxy's goroutines: the pid arrives on
-				// a channel and is taken once.
-				pid := make(chan int, 1)
-				killed := make(chan struct{}, 1)
-				kill := func(action string) {
-					if action != b.action {
-						return
-					}
-					select {
-					case p := <-pid:
-						killed <- struct{}{} // before the kill: Wait may return at once
-						_ = syscall.Kill(p, syscall.SIGKILL)
-						time.Sleep(50 * time.Millisecond) // let the connection drop
-					default:
-					}
-				}
-				if b.response {
-					w.proxy.OnResponse(func(action string, _ int) { kill(action) })
-				} else {
-					w.proxy.OnRequest(kill)
-				}
-				cmd := w.start("rotate")
-				pid <- cmd.Process.Pid
-				err := cmd.Wait()
-				w.proxy.OnRequest(nil)
-				w.proxy.OnResponse(nil)
-				select {
-				case <-killed:
-				default:
-					t.Fatalf("iteration %d: the agent exited (%v) before reaching the boundary", it, err)
-				}
-				time.Sleep(200 * time.Millisecond) // a forwarded request settles
-				if rot, ok := w.state()["rotation"].(map[string]any); !ok || rot["token"] == "" {
-					t.Fatalf("iteration %d: no open rotation in the state file after the kill", it)
-				}
-				if code, _, errOut := w.once(); code != 0 {
-					t.Fatalf("iteration %d: pass after the kill exited %d: %s", it, code, errOut)
-				}
-				_, now := w.checkRotateInvariant()
-				if now != versions+1 {
-					t.Errorf("iteration %d: %d versions after the rotation, want %d", it, now, versions+1)
-				}
-				versions = now
-				if _, ok := w.state()["rotation"]; ok {
-					t.Errorf("iteration %d: rotation still open", it)
-				}
-				if t.Failed() {
-					return
-				}
-			}
-		})
-	}
 }
 
 func TestRotateAfterUse(t *testing.T) {
