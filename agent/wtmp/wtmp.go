@@ -1,6 +1,7 @@
 // Package wtmp reads login sessions from the system's own records: the
-// utmp-format file var/log/wtmp, as login(1), the getty and sshd write it.
-// It implements agent.SessionSource.
+// utmp-format file var/log/wtmp, as login(1), the getty and sshd write it,
+// and var/log/wtmp.1 that logrotate leaves beside it. It implements
+// agent.SessionSource.
 package wtmp
 
 import (
@@ -135,7 +136,9 @@ func Sessions(recs []Record, user string) []agent.Session {
 	return out
 }
 
-// File is a wtmp file under a root.
+// File is a wtmp file under a root, read together with the copy logrotate
+// leaves beside it (Path + ".1"): a session whose login was rotated away
+// still ends in the current file.
 type File struct {
 	Path string
 }
@@ -145,14 +148,40 @@ var _ agent.SessionSource = File{}
 // New returns the wtmp file of root (var/log/wtmp).
 func New(root string) File { return File{Path: filepath.Join(root, "var", "log", "wtmp")} }
 
-// Sessions reads the file; a missing file means no sessions.
+// Paths lists the files File reads, older first: the rotated wtmp.1,
+// then wtmp.
+func (f File) Paths() []string { return []string{f.Path + ".1", f.Path} }
+
+// Records reads wtmp.1 and wtmp, older first, and returns their records
+// and the files that exist. Missing files are no records; each file's
+// trailing partial record is dropped on its own.
+func (f File) Records() (recs []Record, found []string, err error) {
+	for _, p := range f.Paths() {
+		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading login records %q: %w", p, err)
+		}
+		found = append(found, p)
+		recs = append(recs, Parse(data)...)
+	}
+	return recs, found, nil
+}
+
+// LoginRecords reports which of the files exist and how many records they
+// hold (doctor's check that post-use rotation can see logins).
+func (f File) LoginRecords() (found []string, records int, err error) {
+	recs, found, err := f.Records()
+	return found, len(recs), err
+}
+
+// Sessions reads wtmp.1 and wtmp; no files means no sessions.
 func (f File) Sessions(_ context.Context, user string) ([]agent.Session, error) {
-	data, err := os.ReadFile(f.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	recs, _, err := f.Records()
 	if err != nil {
-		return nil, fmt.Errorf("reading login records: %w", err)
+		return nil, err
 	}
-	return Sessions(Parse(data), user), nil
+	return Sessions(recs, user), nil
 }

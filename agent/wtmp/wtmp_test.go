@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,29 +91,83 @@ func TestSessions(t *testing.T) {
 }
 
 func TestFile(t *testing.T) {
-	root := t.TempDir()
-	f := New(root)
-	t.Run("missing file: no sessions", func(t *testing.T) {
-		ss, err := f.Sessions(context.Background(), "ec2-serial")
-		if err != nil || len(ss) != 0 {
-			t.Fatalf("Sessions = %v, %v", ss, err)
-		}
-	})
-	t.Run("reads the root's var/log/wtmp", func(t *testing.T) {
-		if err := os.MkdirAll(filepath.Join(root, "var/log"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, "var/log/wtmp"), file(login("ec2-serial", "ttyS0", 1), logout("ttyS0", 2)), 0o664); err != nil {
-			t.Fatal(err)
-		}
-		ss, err := f.Sessions(context.Background(), "ec2-serial")
-		if err != nil || len(ss) != 1 || !ss[0].Logout.Equal(at(2)) {
-			t.Fatalf("Sessions = %+v, %v", ss, err)
-		}
-	})
-	t.Run("unreadable path is an error", func(t *testing.T) {
-		if _, err := (File{Path: root}).Sessions(context.Background(), "x"); err == nil {
-			t.Fatal("reading a directory did not fail")
+	partial := func(b []byte) []byte { return append(b, 1, 2, 3) } // a write in progress
+	tests := []struct {
+		name        string
+		wtmp1, wtmp []byte // nil: the file does not exist
+		want        []agent.Session
+		wantFound   []string
+		wantRecords int
+	}{
+		{name: "no files: no sessions"},
+		{name: "wtmp alone", wtmp: file(login("ec2-serial", "ttyS0", 1), logout("ttyS0", 2)),
+			want:      []agent.Session{{User: "ec2-serial", Line: "ttyS0", Login: at(1), Logout: at(2)}},
+			wantFound: []string{"wtmp"}, wantRecords: 2},
+		{name: "empty wtmp: found, no records", wtmp: []byte{}, wantFound: []string{"wtmp"}},
+		{name: "a logout whose login was rotated into wtmp.1",
+			wtmp1: file(login("ec2-serial", "ttyS0", 1)), wtmp: file(logout("ttyS0", 5)),
+			want:      []agent.Session{{User: "ec2-serial", Line: "ttyS0", Login: at(1), Logout: at(5)}},
+			wantFound: []string{"wtmp.1", "wtmp"}, wantRecords: 2},
+		{name: "wtmp.1 read before wtmp",
+			wtmp1: file(login("ec2-serial", "ttyS0", 1), logout("ttyS0", 2)), wtmp: file(login("ec2-serial", "ttyS0", 3)),
+			want: []agent.Session{{User: "ec2-serial", Line: "ttyS0", Login: at(1), Logout: at(2)},
+				{User: "ec2-serial", Line: "ttyS0", Login: at(3)}},
+			wantFound: []string{"wtmp.1", "wtmp"}, wantRecords: 3},
+		{name: "wtmp.1 alone (wtmp not yet created after rotation)",
+			wtmp1:     file(login("ec2-serial", "ttyS0", 1), logout("ttyS0", 2)),
+			want:      []agent.Session{{User: "ec2-serial", Line: "ttyS0", Login: at(1), Logout: at(2)}},
+			wantFound: []string{"wtmp.1"}, wantRecords: 2},
+		{name: "a partial record at the end of wtmp.1 does not shift wtmp",
+			wtmp1: partial(file(login("ec2-serial", "ttyS0", 1))), wtmp: file(logout("ttyS0", 4)),
+			want:      []agent.Session{{User: "ec2-serial", Line: "ttyS0", Login: at(1), Logout: at(4)}},
+			wantFound: []string{"wtmp.1", "wtmp"}, wantRecords: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, "var/log")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for name, data := range map[string][]byte{"wtmp.1": tt.wtmp1, "wtmp": tt.wtmp} {
+				if data == nil {
+					continue
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), data, 0o664); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := New(root)
+			got, err := f.Sessions(context.Background(), "ec2-serial")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("Sessions = %+v, want %+v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("session %d = %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+			found, n, err := f.LoginRecords()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantFound []string
+			for _, name := range tt.wantFound {
+				wantFound = append(wantFound, filepath.Join(dir, name))
+			}
+			if !slices.Equal(found, wantFound) || n != tt.wantRecords {
+				t.Errorf("LoginRecords = %q, %d; want %q, %d", found, n, wantFound, tt.wantRecords)
+			}
+		})
+	}
+	t.Run("unreadable path is an error naming it", func(t *testing.T) {
+		root := t.TempDir()
+		_, err := (File{Path: root}).Sessions(context.Background(), "x")
+		if err == nil || !strings.Contains(err.Error(), root) {
+			t.Fatalf("reading a directory: %v, want an error naming %s", err, root)
 		}
 	})
 }
