@@ -69,6 +69,16 @@ type Host interface {
 	ConsoleOnlyState() (console.ConsoleOnlyState, error)
 }
 
+// LoginRecords is the system's login records (wtmp.File implements it):
+// what post-use rotation reads.
+type LoginRecords interface {
+	// Paths lists the files read, older first.
+	Paths() []string
+	// LoginRecords returns those of Paths that exist and how many records
+	// they hold.
+	LoginRecords() (found []string, records int, err error)
+}
+
 // Doctor runs the checks. A nil AWS seam (no credentials could be set up)
 // makes its checks fail with NoAWS as the reason.
 type Doctor struct {
@@ -78,6 +88,9 @@ type Doctor struct {
 	Secrets Secrets
 	EC2     EC2
 	Host    Host
+	// Logins is checked in rotate mode with rotate_after_use on; nil
+	// skips that check.
+	Logins LoginRecords
 	// NoAWS says why Secrets or EC2 are nil.
 	NoAWS error
 	Now   func() time.Time

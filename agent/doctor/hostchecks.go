@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/serialpass/serialpass/agent"
+	"github.com/serialpass/serialpass/agent/console"
 )
 
 // ec2Checks: CreateTags (DryRun) and the account's serial console access.
@@ -88,6 +90,7 @@ func (d *Doctor) hostChecks(inst instance, add func(...Check)) {
 		add(Check{Name: "managed user", Level: Pass, Why: "user " + inst.user + " exists, is unlocked and its password is not expired"})
 	}
 	d.consoleOnlyChecks(inst, add)
+	d.loginRecordsCheck(inst, add)
 }
 
 func (d *Doctor) consoleOnlyChecks(inst instance, add func(...Check)) {
@@ -107,16 +110,63 @@ func (d *Doctor) consoleOnlyChecks(inst instance, add func(...Check)) {
 	default:
 		add(Check{Name: "pam_access", Level: Pass, Why: inst.user + " may log in on " + d.Console.Device() + " only"})
 	}
+	if err == nil {
+		add(sshdCheck(s, inst.user))
+	}
+}
+
+// sshdCheck judges the sshd side as the agent's pass does: the drop-in
+// where sshd_config includes it; where it does not, the main file must
+// keep password logins off SSH by itself (SSHRefusesPassword, computed for
+// the user of our access.conf block, so only trusted for that user or, with
+// no block, for none in particular).
+func sshdCheck(s console.ConsoleOnlyState, user string) Check {
+	const name = "sshd drop-in"
+	switch {
+	case !s.SSHInstalled:
+		return Check{Name: name, Level: Pass, Why: "no OpenSSH server installed"}
+	case !s.SSHIncluded && s.SSHRefusesPassword && (s.AccessUser == "" || s.AccessUser == user):
+		return Check{Name: name, Level: Pass,
+			Why: "/etc/ssh/sshd_config does not include sshd_config.d, so the drop-in has no effect, " +
+				"but the main file itself refuses password logins for " + user}
+	case !s.SSHIncluded:
+		return Check{Name: name, Level: Fail,
+			Why: "/etc/ssh/sshd_config does not include sshd_config.d/*.conf and allows password logins: the console password would work over SSH",
+			Fix: "add 'Include /etc/ssh/sshd_config.d/*.conf' at the top of /etc/ssh/sshd_config, " +
+				"or set PasswordAuthentication no and ChallengeResponseAuthentication no in it"}
+	case !s.SSHDropIn:
+		return Check{Name: name, Level: Fail, Why: "/etc/ssh/sshd_config.d/serialpass.conf is missing", Fix: "serialpass once"}
+	}
+	return Check{Name: name, Level: Pass, Why: "sshd refuses " + user + " (DenyUsers)"}
+}
+
+// loginRecordsCheck: post-use rotation (rotate mode, rotate_after_use on)
+// sees logins only in the login records; without any it never happens,
+// and the agent says nothing about it on each pass.
+func (d *Doctor) loginRecordsCheck(inst instance, add func(...Check)) {
+	after := d.Config.RotateAfterUse.D()
+	if d.Logins == nil || !inst.managed || inst.set.Mode != agent.ModeRotate || after <= 0 {
+		return
+	}
+	const name = "login records"
+	never := fmt.Sprintf("rotation %s after each use never happens", after)
+	files := strings.Join(d.Logins.Paths(), " nor ")
+	found, n, err := d.Logins.LoginRecords()
 	switch {
 	case err != nil:
-	case !s.SSHInstalled:
-		add(Check{Name: "sshd drop-in", Level: Pass, Why: "no OpenSSH server installed"})
-	case !s.SSHDropIn:
-		add(Check{Name: "sshd drop-in", Level: Fail, Why: "/etc/ssh/sshd_config.d/serialpass.conf is missing", Fix: "serialpass once"})
-	case !s.SSHIncluded:
-		add(Check{Name: "sshd drop-in", Level: Fail, Why: "/etc/ssh/sshd_config does not include sshd_config.d/*.conf: the drop-in has no effect",
-			Fix: "add 'Include /etc/ssh/sshd_config.d/*.conf' at the top of /etc/ssh/sshd_config"})
+		add(Check{Name: name, Level: Warn, Why: oneLine(err) + ": " + never})
+	case len(found) == 0:
+		add(Check{Name: name, Level: Warn,
+			Why: "no login records: neither " + files + " exists, so " + never,
+			Fix: "create the file (install -m 664 -o root -g utmp /dev/null /var/log/wtmp: login and sshd only append to an existing one); " +
+				"where the distro moved to wtmpdb, change the " + d.Config.TagPrefix + agent.TagRotate + " tag after each use instead"})
+	case n == 0:
+		add(Check{Name: name, Level: Warn,
+			Why: "no login records in " + strings.Join(found, " and ") + ": nothing writes them, so " + never,
+			Fix: "check that login(1) and sshd record sessions there (where the distro moved to wtmpdb they do not: change the " +
+				d.Config.TagPrefix + agent.TagRotate + " tag after each use instead)"})
 	default:
-		add(Check{Name: "sshd drop-in", Level: Pass, Why: "sshd refuses " + inst.user + " (DenyUsers)"})
+		add(Check{Name: name, Level: Pass,
+			Why: fmt.Sprintf("%s: %d records; the password is rotated %s after each use", strings.Join(found, " and "), n, after)})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/serialpass/serialpass/agent/imdsv2"
 	"github.com/serialpass/serialpass/agent/osexec"
 	"github.com/serialpass/serialpass/agent/secrets"
+	"github.com/serialpass/serialpass/agent/wtmp"
 )
 
 const doctorSummary = `Check every prerequisite of a serial-console login: instance metadata, tags,
@@ -24,7 +25,9 @@ role, secret, CreateTags, account-level access, instance type, kernel
 console, getty, the user, console-only login. The secret is the one a pass
 would use: the secret tag in pull mode (DescribeSecret and GetSecretValue),
 the tag or secret_template in rotate mode (DescribeSecret only; a missing
-secret is created by the first pass). Exit 0 when nothing fails.`
+secret is created by the first pass). In rotate mode with rotate_after_use
+on, also the login records (/var/log/wtmp and wtmp.1) post-use rotation
+reads. Exit 0 when nothing fails.`
 
 // doctorTimeout bounds the whole check-up: it must answer off EC2 too.
 const doctorTimeout = 60 * time.Second
@@ -48,6 +51,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Console: consoleOptions(cfg),
 		IMDS:    doctor.NewHTTPMetadata(),
 		Host:    console.New(opts.root, osexec.Runner{}),
+		Logins:  wtmp.New(opts.root),
 	}
 	wireDoctorAWS(ctx, d)
 	checks := d.Run(ctx)

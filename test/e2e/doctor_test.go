@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/serialpass/serialpass/agent/wtmp"
 	"github.com/serialpass/serialpass/internal/testbed"
 )
 
@@ -190,6 +193,11 @@ func TestDoctorEndToEnd(t *testing.T) {
 		if got, want := w.proxy.Counts(), map[string]int{"DescribeSecret": 1, "CreateTags": 1, "GetSerialConsoleAccessStatus": 1}; !maps.Equal(got, want) {
 			t.Errorf("AWS calls = %v, want %v (no GetSecretValue, nothing written)", got, want)
 		}
+		// The sandbox root has no login records: post-use rotation
+		// (rotate_after_use, on by default) could never happen.
+		if c := checks["login records"]; c.Status != "warn" || !strings.Contains(c.Why, "neither") || !strings.Contains(c.Fix, "/var/log/wtmp") {
+			t.Errorf("login records = %+v, want a warning with the fix", c)
+		}
 		if secretExists(t, moto, w.secretName()) {
 			t.Error("doctor created the secret")
 		}
@@ -216,6 +224,21 @@ func TestDoctorEndToEnd(t *testing.T) {
 		if n := w.proxy.Count("GetSecretValue"); n != 0 {
 			t.Errorf("doctor called GetSecretValue %d times in rotate mode", n)
 		}
+		if c := checks["login records"]; c.Status != "warn" {
+			t.Errorf("login records = %+v, want a warning (still none)", c)
+		}
+
+		// A login that logrotate moved into wtmp.1 counts.
+		w.appendWtmp(wtmp.Record{Type: wtmp.UserProcess, PID: 700, Line: "ttyS0", ID: "S0", User: "ec2-serial", Time: time.Now().UTC()})
+		if err := os.Rename(filepath.Join(w.root, "var/log/wtmp"), filepath.Join(w.root, "var/log/wtmp.1")); err != nil {
+			t.Fatal(err)
+		}
+		_, rotated, _, _ := w.doctorJSON("--config", cfg)
+		if c := rotated["login records"]; c.Status != "pass" || !strings.Contains(c.Why, "wtmp.1: 1 records") {
+			t.Errorf("login records = %+v, want a pass reading wtmp.1", c)
+		}
+		_, off, _, _ := w.doctorJSON("--config", w.config("console_only: false\nrotate_after_use: 0s\n"))
+		wantChecks(t, off, map[string]string{"login records": ""})
 		code, table, tableErr := w.run("doctor", "--config", cfg)
 		if code != 0 {
 			t.Errorf("doctor (table) exited %d, want 0", code)
