@@ -10,10 +10,13 @@ import (
 	"github.com/serialpass/serialpass/agent/osexec"
 )
 
-const cleanupSummary = `Take out what serialpass added for console-only login (its marked block in
-/etc/security/access.conf and the pam_access line it enabled, the sshd
-drop-in) and the issue file. Package removal runs it. The managed user, its
-password and the kernel console setting stay.`
+const cleanupSummary = `Take out what serialpass added: for console-only login its marked block in
+/etc/security/access.conf, the pam_access line it enabled and the sshd
+drop-in; the issue file; and the serial console that fix_console added to
+the GRUB defaults (its drop-in in /etc/default/grub.d, or its block in
+/etc/default/grub). The running kernel keeps its console until update-grub
+(grub2-mkconfig) and a reboot. Package removal runs it. The managed user,
+its password and a serial getty that enable_getty enabled stay.`
 
 func runCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("cleanup", cleanupSummary, stderr)
