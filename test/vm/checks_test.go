@@ -1,6 +1,7 @@
 package vm_test
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -75,7 +76,8 @@ var unexpected = []struct {
 }
 
 // checkLog runs the three lists above over the serial log and makes sure
-// none of the secrets (by name) appears in it.
+// none of the secrets (by name) appears in it. The issue file is checked
+// apart (issueProblems): it needs the secret's VersionId.
 func checkLog(t *testing.T, text string, secrets map[string]string) {
 	t.Helper()
 	for _, c := range expected {
@@ -100,6 +102,35 @@ func checkLog(t *testing.T, text string, secrets map[string]string) {
 			t.Errorf("%s appears in the serial log", name)
 		}
 	}
+}
+
+// issueProblems checks what agetty printed between login.exp's logout
+// (VMTEST-LOGOUT) and the next login prompt: the text of
+// /etc/issue.d/serialpass.issue for a ready instance, naming the user and
+// the secret (with the first 8 of its AWSCURRENT VersionId), and never the
+// password. It returns what is wrong, nothing when all is well.
+func issueProblems(text, versionID, password string) []string {
+	shown, ok := section(text, "VMTEST-LOGOUT", "login: ")
+	if !ok {
+		return []string{"no login prompt after VMTEST-LOGOUT in the serial log"}
+	}
+	version := versionID
+	if len(version) > 8 {
+		version = version[:8]
+	}
+	want := `serialpass: log in as ` + regexp.QuoteMeta(user) + `; the password is the AWSCURRENT value of the\s+` +
+		`AWS Secrets Manager secret ` + regexp.QuoteMeta(secretName) + ` \(version ` + regexp.QuoteMeta(version) + `\)\.`
+	var problems []string
+	if !regexp.MustCompile(want).MatchString(shown) {
+		problems = append(problems, fmt.Sprintf("the login prompt after logging out is not preceded by the issue text (%s); agetty printed %q", want, shown))
+	}
+	switch {
+	case password == "":
+		problems = append(problems, "no password to look for above the login prompt")
+	case strings.Contains(shown, password):
+		problems = append(problems, "the password appears above the login prompt")
+	}
+	return problems
 }
 
 type badLine struct{ what, text string }
@@ -167,6 +198,37 @@ func TestUnexpectedLines(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := len(unexpectedLines(tc.line)) > 0; got != tc.bad {
 				t.Errorf("unexpected(%q) = %v, want %v", tc.line, got, tc.bad)
+			}
+		})
+	}
+}
+
+// TestIssueProblems checks the issue check against what a fresh agetty
+// prints on ttyS0, and that it catches what it must.
+func TestIssueProblems(t *testing.T) {
+	const version, pw = "0f1e2d3c-aaaa-bbbb-cccc-000000000000", "Vm-s3cret"
+	issue := "serialpass: log in as ec2-serial; the password is the AWSCURRENT value of the\r\r\n" +
+		"AWS Secrets Manager secret vm/serial-console (version 0f1e2d3c).\r\r\n\r\r\n"
+	logout := "\r\nVMTEST-LOGOUT 1733263778000\r\nexit\r\r\nlogout\r\r\n\r\r\nDebian GNU/Linux 12 serialvm ttyS0\r\r\n\r\r\n"
+	for _, tc := range []struct {
+		name, text string
+		bad        bool
+	}{
+		{"shown above the prompt", logout + issue + "serialvm login: ", false},
+		{"no issue text", logout + "serialvm login: ", true},
+		{"only before the logout", issue + logout + "serialvm login: ", true},
+		{"only after the prompt", logout + "serialvm login: " + issue, true},
+		{"another version", logout + strings.Replace(issue, "0f1e2d3c", "99999999", 1) + "serialvm login: ", true},
+		{"another secret", logout + strings.Replace(issue, "vm/serial-console", "vm/other", 1) + "serialvm login: ", true},
+		{"another user", logout + strings.Replace(issue, "as ec2-serial", "as root", 1) + "serialvm login: ", true},
+		{"the password shown", logout + issue + "password: " + pw + "\r\r\nserialvm login: ", true},
+		{"not ready", logout + "serialpass: the serial-console login is NOT ready: x\r\r\nserialvm login: ", true},
+		{"no prompt after the logout", logout + issue, true},
+		{"no logout", issue + "serialvm login: ", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := issueProblems(tc.text, version, pw); (len(got) > 0) != tc.bad {
+				t.Errorf("issueProblems = %q, want bad=%v", got, tc.bad)
 			}
 		})
 	}

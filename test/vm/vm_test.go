@@ -62,7 +62,7 @@ func TestSerialConsoleLogin(t *testing.T) {
 	moto := testbed.StartMoto(t)
 	pw := "Vm-" + randomHex(t, 12)
 	moto.CreateSecret(t, secretName, pw)
-	stored := readSecret(t, moto)
+	stored, versionID := readSecret(t, moto)
 	imds := startIMDS(t, repo, map[string]string{"serialpass:secret": secretName})
 
 	ctlPW := "Ctl-" + randomHex(t, 12)
@@ -119,6 +119,9 @@ func TestSerialConsoleLogin(t *testing.T) {
 	t.Logf("VM: %s from boot to power-off", elapsed.Round(time.Second))
 
 	checkLog(t, text, map[string]string{"the console password": stored, "the control password": ctlPW})
+	for _, p := range issueProblems(text, versionID, stored) {
+		t.Error(p)
+	}
 	if got := moto.InstanceTags(t, instanceID)["serialpass:status"]; got != "ready" {
 		t.Errorf("serialpass:status tag in moto = %q, want ready", got)
 	}
@@ -169,9 +172,9 @@ func buildDeb(t *testing.T, repo string) string {
 	return debs[0]
 }
 
-// readSecret reads the password back from moto: what the person at the
-// console would look up.
-func readSecret(t *testing.T, m *testbed.Moto) string {
+// readSecret reads the password back from moto, with its VersionId: what
+// the person at the console would look up.
+func readSecret(t *testing.T, m *testbed.Moto) (value, versionID string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -180,7 +183,7 @@ func readSecret(t *testing.T, m *testbed.Moto) string {
 	if err != nil {
 		t.Fatalf("reading the secret from moto: %v", err)
 	}
-	return aws.ToString(out.SecretString)
+	return aws.ToString(out.SecretString), aws.ToString(out.VersionId)
 }
 
 // startIMDS builds and runs our IMDS emulator on a free loopback port and
@@ -253,7 +256,7 @@ func randomHex(t *testing.T, n int) string {
 
 // milestones turns the script's VMTEST-NAME <ms> marks into offsets.
 func milestones(text string) string {
-	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|LOGGEDIN|SSH-CONTROL|SSH-REFUSED|POWEROFF) (\d+)`)
+	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|LOGGEDIN|LOGOUT|RELOGGEDIN|SSH-CONTROL|SSH-REFUSED|POWEROFF) (\d+)`)
 	var first int64
 	var parts []string
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
