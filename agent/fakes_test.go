@@ -56,8 +56,15 @@ type fakeAccounts struct {
 	salt      int
 	setErr    error
 	createErr error
-	calls     []string // method names, in order
+	removeErr error // returned by RemoveAging
+	// removeKeeps makes RemoveAging succeed and change nothing.
+	removeKeeps bool
+	calls       []string // method names, in order
 }
+
+// noAging is what useradd leaves with PASS_MAX_DAYS=-1, --inactive -1 and
+// no expiry date.
+var noAging = Aging{LastChange: 20790, MinDays: 0, MaxDays: -1, WarnDays: 7, Inactive: -1, Expire: -1}
 
 type fakeAccount struct {
 	acct Account
@@ -90,7 +97,20 @@ func (f *fakeAccounts) Create(_ context.Context, spec AccountSpec) error {
 	if f.createErr != nil {
 		return f.createErr
 	}
-	f.accounts[spec.Name] = &fakeAccount{acct: Account{Name: spec.Name, UID: 1000 + len(f.accounts), Groups: slices.Clone(spec.Groups), Shell: spec.Shell, Locked: true, Fingerprint: "locked"}}
+	aging := noAging
+	f.accounts[spec.Name] = &fakeAccount{acct: Account{Name: spec.Name, UID: 1000 + len(f.accounts), Groups: slices.Clone(spec.Groups), Shell: spec.Shell, Locked: true, Fingerprint: "locked", Aging: &aging}}
+	return nil
+}
+
+func (f *fakeAccounts) RemoveAging(_ context.Context, name string) error {
+	f.calls = append(f.calls, "RemoveAging")
+	if f.removeErr != nil {
+		return f.removeErr
+	}
+	if a := f.accounts[name]; a != nil && !f.removeKeeps {
+		aging := noAging
+		a.acct.Aging = &aging
+	}
 	return nil
 }
 

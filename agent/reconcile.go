@@ -94,7 +94,7 @@ func (a *Agent) Pass(ctx context.Context) Result {
 	}
 	defer unlock()
 	st := a.loadState()
-	res := a.setupConsole(ctx, a.reconcile(ctx, &st, tags, tagErr))
+	res := a.setupConsole(ctx, a.removeAging(ctx, a.reconcile(ctx, &st, tags, tagErr)))
 	if res.Status == StatusDisabled && st.Reported.Status == "" {
 		return res
 	}

@@ -80,6 +80,21 @@ type Account struct {
 	// Fingerprint is a SHA-256 of the shadow password field, hex. It lets
 	// the agent notice a local change without ever storing the hash.
 	Fingerprint string
+	// Aging is the account's password aging and expiry; nil when the
+	// manager does not know it (no shadow entry, or it does not read it).
+	Aging *Aging
+}
+
+// Aging is what etc/shadow says of an account's password aging and
+// expiry, fields 3 to 8: days, dates as days since 1970-01-01, and -1 for
+// an empty field.
+type Aging struct {
+	LastChange int64 // 0: the password must be changed at the next login
+	MinDays    int64
+	MaxDays    int64
+	WarnDays   int64
+	Inactive   int64 // days after the password expires until the account is disabled
+	Expire     int64 // the account's expiry date
 }
 
 // AccountSpec describes a user to create.
@@ -114,6 +129,16 @@ type AccountManager interface {
 	// Lock disables password login for the account (time-limited access);
 	// the next SetPassword unlocks it.
 	Lock(ctx context.Context, name string) error
+}
+
+// AgingRemover is implemented by an AccountManager that can take password
+// aging and account expiry off an account (chage in production). A pass
+// needs it when Lookup reports aging on the managed account.
+type AgingRemover interface {
+	// RemoveAging sets no minimum or maximum password age, no inactivity
+	// period and no account expiry, and replaces a last-change date of 0
+	// (change at next login) with today. The password itself is kept.
+	RemoveAging(ctx context.Context, name string) error
 }
 
 // Verifier checks a password against the account's stored hash the way a

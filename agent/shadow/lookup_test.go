@@ -18,6 +18,9 @@ func fingerprint(field string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// debianAging is what Debian's useradd writes: PASS_MAX_DAYS 99999.
+var debianAging = &agent.Aging{LastChange: 20000, MinDays: 0, MaxDays: 99999, WarnDays: 7, Inactive: -1, Expire: -1}
+
 func TestLookup(t *testing.T) {
 	const hash = "$6$salt$abcdef"
 	tests := []struct {
@@ -25,14 +28,21 @@ func TestLookup(t *testing.T) {
 		shadow     string // alice's line; "" removes it
 		wantLocked bool
 		wantFP     string
+		wantAging  *agent.Aging
 	}{
-		{name: "usable hash", shadow: "alice:" + hash + ":20000:0:99999:7:::", wantFP: fingerprint(hash)},
-		{name: "locked by !", shadow: "alice:!" + hash + ":20000:0:99999:7:::", wantLocked: true, wantFP: fingerprint("!" + hash)},
-		{name: "never set", shadow: "alice:!:20000:0:99999:7:::", wantLocked: true, wantFP: fingerprint("!")},
-		{name: "disabled", shadow: "alice:*:20000:0:99999:7:::", wantLocked: true, wantFP: fingerprint("*")},
-		{name: "empty field", shadow: "alice::20000:0:99999:7:::", wantLocked: true, wantFP: fingerprint("")},
-		{name: "expired", shadow: "alice:" + hash + ":20000:0:99999:7::20000:", wantLocked: true, wantFP: fingerprint(hash)},
-		{name: "expires later", shadow: "alice:" + hash + ":20000:0:99999:7::20800:", wantFP: fingerprint(hash)},
+		{name: "usable hash", shadow: "alice:" + hash + ":20000:0:99999:7:::", wantFP: fingerprint(hash), wantAging: debianAging},
+		{name: "locked by !", shadow: "alice:!" + hash + ":20000:0:99999:7:::", wantLocked: true, wantFP: fingerprint("!" + hash), wantAging: debianAging},
+		{name: "never set", shadow: "alice:!:20000:0:99999:7:::", wantLocked: true, wantFP: fingerprint("!"), wantAging: debianAging},
+		{name: "disabled", shadow: "alice:*:20000:0:99999:7:::", wantLocked: true, wantFP: fingerprint("*"), wantAging: debianAging},
+		{name: "empty field", shadow: "alice::20000:0:99999:7:::", wantLocked: true, wantFP: fingerprint(""), wantAging: debianAging},
+		{name: "expired", shadow: "alice:" + hash + ":20000:0:99999:7::20000:", wantLocked: true, wantFP: fingerprint(hash),
+			wantAging: &agent.Aging{LastChange: 20000, MinDays: 0, MaxDays: 99999, WarnDays: 7, Inactive: -1, Expire: 20000}},
+		{name: "expires later", shadow: "alice:" + hash + ":20000:0:99999:7::20800:", wantFP: fingerprint(hash),
+			wantAging: &agent.Aging{LastChange: 20000, MinDays: 0, MaxDays: 99999, WarnDays: 7, Inactive: -1, Expire: 20800}},
+		{name: "no aging", shadow: "alice:" + hash + ":20000:0:::::", wantFP: fingerprint(hash),
+			wantAging: &agent.Aging{LastChange: 20000, MinDays: 0, MaxDays: -1, WarnDays: -1, Inactive: -1, Expire: -1}},
+		{name: "CIS aging, change at next login", shadow: "alice:" + hash + ":0:1:90:14:30::", wantFP: fingerprint(hash),
+			wantAging: &agent.Aging{LastChange: 0, MinDays: 1, MaxDays: 90, WarnDays: 14, Inactive: 30, Expire: -1}},
 		{name: "no shadow entry", shadow: "", wantLocked: true},
 	}
 	for _, tt := range tests {
@@ -46,7 +56,7 @@ func TestLookup(t *testing.T) {
 				t.Fatalf("Lookup = %v, %v", ok, err)
 			}
 			want := agent.Account{Name: "alice", UID: 1001, Groups: []string{"sudo", "users"}, Shell: "/bin/bash",
-				Locked: tt.wantLocked, Fingerprint: tt.wantFP}
+				Locked: tt.wantLocked, Fingerprint: tt.wantFP, Aging: tt.wantAging}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Lookup = %+v, want %+v", got, want)
 			}

@@ -24,6 +24,10 @@ type passwdEntry struct {
 type shadowEntry struct {
 	Name     string
 	Password string // the whole second field: hash, "!hash", "*", ""
+	// Fields 3 to 7: the last change (days since 1970-01-01), the minimum
+	// and maximum password age, the warning period and the inactivity
+	// period, in days; -1 when empty.
+	LastChange, Min, Max, Warn, Inactive int64
 	// Expire is field 8, days since 1970-01-01, or -1 when empty.
 	Expire int64
 }
@@ -89,17 +93,31 @@ func parsePasswd(b []byte) []passwdEntry {
 func parseShadow(b []byte) []shadowEntry {
 	var out []shadowEntry
 	colonLines(b, 9, func(f []string) {
-		exp := int64(-1)
-		if f[7] != "" {
-			n, err := strconv.ParseInt(f[7], 10, 64)
-			if err != nil || n < -1 {
+		var n [6]int64 // fields 3 to 8
+		for i := range n {
+			v, ok := days(f[2+i])
+			if !ok {
 				return
 			}
-			exp = n
+			n[i] = v
 		}
-		out = append(out, shadowEntry{Name: f[0], Password: f[1], Expire: exp})
+		out = append(out, shadowEntry{Name: f[0], Password: f[1],
+			LastChange: n[0], Min: n[1], Max: n[2], Warn: n[3], Inactive: n[4], Expire: n[5]})
 	})
 	return out
+}
+
+// days parses a numeric shadow field: -1 when empty, false when it is not
+// a number of -1 or more.
+func days(s string) (int64, bool) {
+	if s == "" {
+		return -1, true
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < -1 {
+		return 0, false
+	}
+	return n, true
 }
 
 func parseGroup(b []byte) []groupEntry {

@@ -61,16 +61,20 @@ func TestParseShadow(t *testing.T) {
 				"locked:!$y$j9T$x$y:20000::::::\n" +
 				"empty::20000::::::\n",
 			want: []shadowEntry{
-				{Name: "root", Password: "*", Expire: -1},
-				{Name: "alice", Password: "$6$s$h", Expire: 20001},
-				{Name: "locked", Password: "!$y$j9T$x$y", Expire: -1},
-				{Name: "empty", Password: "", Expire: -1},
+				{Name: "root", Password: "*", LastChange: 19700, Min: 0, Max: 99999, Warn: 7, Inactive: -1, Expire: -1},
+				{Name: "alice", Password: "$6$s$h", LastChange: 20000, Min: 0, Max: 99999, Warn: 7, Inactive: -1, Expire: 20001},
+				{Name: "locked", Password: "!$y$j9T$x$y", LastChange: 20000, Min: -1, Max: -1, Warn: -1, Inactive: -1, Expire: -1},
+				{Name: "empty", Password: "", LastChange: 20000, Min: -1, Max: -1, Warn: -1, Inactive: -1, Expire: -1},
 			},
 		},
 		{
 			name: "junk skipped",
-			in:   "bad:x:1:2:3\nbadexp:x:1:2:3:4:5:never:\nneg:x:1:2:3:4:5:-5:\n#c:x:1:2:3:4:5:6:\nok:!:1:::::0:\n",
-			want: []shadowEntry{{Name: "ok", Password: "!", Expire: 0}},
+			in: "bad:x:1:2:3\nbadexp:x:1:2:3:4:5:never:\nneg:x:1:2:3:4:5:-5:\n#c:x:1:2:3:4:5:6:\n" +
+				"badmax:x:1:2:ninety:4:5:6:\nnegmin:x:1:-2:3:4:5:6:\nok:!:1:::::0:\naged:!:0:1:90:14:30:-1:\n",
+			want: []shadowEntry{
+				{Name: "ok", Password: "!", LastChange: 1, Min: -1, Max: -1, Warn: -1, Inactive: -1, Expire: 0},
+				{Name: "aged", Password: "!", LastChange: 0, Min: 1, Max: 90, Warn: 14, Inactive: 30, Expire: -1},
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -167,7 +171,7 @@ func FuzzParseShadow(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, e := range parseShadow(b) {
 			checkName(t, "shadow", e.Name)
-			if strings.ContainsAny(e.Password, ":\n") || e.Expire < -1 {
+			if strings.ContainsAny(e.Password, ":\n") || min(e.LastChange, e.Min, e.Max, e.Warn, e.Inactive, e.Expire) < -1 {
 				t.Fatalf("shadow entry %+v is malformed", e)
 			}
 		}

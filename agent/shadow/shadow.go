@@ -1,5 +1,6 @@
 // Package shadow manages local accounts with shadow-utils (useradd,
-// chpasswd, usermod, userdel), run through an agent.Runner with argv only.
+// chpasswd, usermod, chage, userdel), run through an agent.Runner with argv
+// only.
 // It reads etc/passwd, etc/shadow, etc/group, etc/login.defs and etc/shells
 // under a root directory and passes --root to every tool unless the root
 // is "/". Passwords reach chpasswd on stdin only.
@@ -183,6 +184,8 @@ func (m *Manager) Lookup(_ context.Context, name string) (agent.Account, bool, e
 		sum := sha256.Sum256([]byte(sh.Password))
 		acct.Fingerprint = hex.EncodeToString(sum[:])
 		acct.Locked = unusable(sh.Password) || m.expired(sh)
+		acct.Aging = &agent.Aging{LastChange: sh.LastChange, MinDays: sh.Min, MaxDays: sh.Max,
+			WarnDays: sh.Warn, Inactive: sh.Inactive, Expire: sh.Expire}
 	}
 	gb, err := m.readEtc("group")
 	if err != nil {
@@ -220,9 +223,11 @@ func (m *Manager) expired(e shadowEntry) bool {
 	return e.Expire >= 0 && m.now().Unix()/86400 >= e.Expire
 }
 
-// Create runs useradd with a home directory, the shell and the groups.
-// Under a root other than "/", shadow-utils chroots, so the home directory
-// lands under root/home.
+// Create runs useradd with a home directory, the shell and the groups,
+// and without password aging or account expiry, whatever login.defs
+// (PASS_MAX_DAYS, PASS_MIN_DAYS) and etc/default/useradd (INACTIVE,
+// EXPIRE) say. Under a root other than "/", shadow-utils chroots, so the
+// home directory lands under root/home.
 func (m *Manager) Create(ctx context.Context, spec agent.AccountSpec) error {
 	if err := checkNames(spec.Name, spec.Groups); err != nil {
 		return fmt.Errorf("creating user %q: %w", spec.Name, err)
@@ -231,7 +236,8 @@ func (m *Manager) Create(ctx context.Context, spec agent.AccountSpec) error {
 		return fmt.Errorf("creating user %q: shell %q is not an absolute path", spec.Name, spec.Shell)
 	}
 	argv := append([]string{"useradd"}, m.rootArgs()...)
-	argv = append(argv, "--create-home", "--shell", spec.Shell)
+	argv = append(argv, "--create-home", "--shell", spec.Shell, "--key", "PASS_MAX_DAYS=-1", "--key", "PASS_MIN_DAYS=0",
+		"--inactive", "-1", "--expiredate", "")
 	if len(spec.Groups) > 0 {
 		argv = append(argv, "--groups", strings.Join(spec.Groups, ","))
 	}

@@ -248,6 +248,7 @@ func TestRunnerErrorsWrapped(t *testing.T) {
 			return m.AddGroups(t.Context(), "alice", []string{"adm"})
 		}, `adding user "alice" to groups adm`},
 		{"userdel", "userdel", func(m *Manager) error { return m.Delete(t.Context(), "alice") }, `deleting user "alice"`},
+		{"chage", "chage", func(m *Manager) error { return m.RemoveAging(t.Context(), "alice") }, `removing password aging of user "alice"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,10 +275,12 @@ func TestCommandsArgv(t *testing.T) {
 			do: func(m *Manager) error {
 				return m.Create(t.Context(), agent.AccountSpec{Name: "bob", Shell: "/bin/bash", Groups: []string{"sudo", "adm"}})
 			},
-			want: [][]string{{"useradd", "--root", "R", "--create-home", "--shell", "/bin/bash", "--groups", "sudo,adm", "bob"}}},
+			want: [][]string{{"useradd", "--root", "R", "--create-home", "--shell", "/bin/bash", "--key", "PASS_MAX_DAYS=-1", "--key", "PASS_MIN_DAYS=0",
+				"--inactive", "-1", "--expiredate", "", "--groups", "sudo,adm", "bob"}}},
 		{name: "create on / without groups", root: "/",
-			do:   func(m *Manager) error { return m.Create(t.Context(), agent.AccountSpec{Name: "bob", Shell: "/bin/sh"}) },
-			want: [][]string{{"useradd", "--create-home", "--shell", "/bin/sh", "bob"}}},
+			do: func(m *Manager) error { return m.Create(t.Context(), agent.AccountSpec{Name: "bob", Shell: "/bin/sh"}) },
+			want: [][]string{{"useradd", "--create-home", "--shell", "/bin/sh", "--key", "PASS_MAX_DAYS=-1", "--key", "PASS_MIN_DAYS=0",
+				"--inactive", "-1", "--expiredate", "", "bob"}}},
 		{name: "create refuses a bad group", root: sandbox,
 			do: func(m *Manager) error {
 				return m.Create(t.Context(), agent.AccountSpec{Name: "bob", Shell: "/bin/sh", Groups: []string{"sudo,root"}})
