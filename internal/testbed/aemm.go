@@ -164,7 +164,7 @@ func waitAEMM(endpoint string, exited <-chan error) error {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("ec2-metadata-mock exited before it was ready: %v", err)
+			return fmt.Errorf("ec2-metadata-mock exited before it was ready: %w", exitError(err))
 		default:
 		}
 		req, err := http.NewRequest(http.MethodPut, endpoint+"/latest/api/token", nil)

@@ -98,7 +98,7 @@ func (m *Moto) waitReady(exited <-chan error) error {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("moto_server exited before it was ready: %v", err)
+			return fmt.Errorf("moto_server exited before it was ready: %w", exitError(err))
 		default:
 		}
 		resp, err := client.Get(m.Endpoint + "/moto-api/")
@@ -109,6 +109,18 @@ func (m *Moto) waitReady(exited <-chan error) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("moto_server did not answer within " + motoReadyTimeout.String())
+}
+
+// errExitedZero stands for the nil a process's Wait returns when it
+// exited with status 0, which is still an early exit for a server.
+var errExitedZero = errors.New("exit status 0")
+
+// exitError is Wait's error, or errExitedZero when Wait returned nil.
+func exitError(err error) error {
+	if err == nil {
+		return errExitedZero
+	}
+	return err
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
