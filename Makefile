@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 export CGO_ENABLED ?= 0
 
-.PHONY: build tools demo test package bench clean
+.PHONY: build tools system-deps demo test package bench clean
 
 build:
 	go build $(GOFLAGS_BUILD) -o bin/serialpass ./cmd/serialpass
@@ -15,10 +15,14 @@ tools: bin/ec2-metadata-mock bin/nfpm
 bin/ec2-metadata-mock bin/nfpm: tools/go.mod tools/go.sum
 	cd tools && go build -o ../bin/ github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock github.com/goreleaser/nfpm/v2/cmd/nfpm
 
+# Debian packages the tests drive, installed when missing (apt-get, root).
+system-deps:
+	tools/system-deps.sh
+
 demo: build
 	go run ./internal/demo
 
-test: build tools
+test: system-deps build tools
 	go vet ./...
 	go test -count=1 -timeout 20m ./...
 
