@@ -2,6 +2,7 @@
 # Build serialpass's deb and rpm packages for amd64 and arm64 into dist/.
 #
 #   packaging/build.sh [DIST_DIR]      (default: dist)
+#   packaging/build.sh --print-version print the version it would stamp
 #
 # Environment (all optional):
 #   VERSION            package version; default derived from git (see below)
@@ -14,20 +15,14 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-dist=${1:-dist}
-case $dist in /*) ;; *) dist=$root/$dist ;; esac
-arches=${ARCHES:-amd64 arm64}
-nfpm=${NFPM:-$root/bin/nfpm}
-if [ ! -x "$nfpm" ]; then
-	echo "build.sh: $nfpm not found: run 'make tools'" >&2
-	exit 1
-fi
-
 # Debian/RPM-safe version from `git describe`:
 #   v1.2.3                -> 1.2.3
 #   v1.2.3-4-gabc1234     -> 1.2.3+git4.abc1234   (sorts after 1.2.3)
+#   v1.2.3-rc1            -> 1.2.3~rc1            (sorts before 1.2.3)
 #   abc1234 (no tag)      -> 0.0.0~git<commits>.abc1234
+#   a tag not a version   -> 0.0.0~git<commits>.<short hash>
 #   ...-dirty             -> ... .dirty
+# A '-' never stays: dpkg would read it as a revision, rpm refuses it.
 git_version() {
 	desc=$(git describe --tags --always --dirty 2>/dev/null) || {
 		echo 0.0.0~dev
@@ -36,22 +31,46 @@ git_version() {
 	dirty=
 	case $desc in *-dirty) dirty=.dirty desc=${desc%-dirty} ;; esac
 	desc=${desc#v}
+	tag=$desc since=
 	case $desc in
 	*-*-g*)
 		tag=${desc%-*-g*}
 		rest=${desc#"$tag"-}
-		echo "$tag+git${rest%-g*}.${rest#*-g}$dirty"
+		since=+git${rest%-g*}.${rest#*-g}
 		;;
-	[0-9]*.*)
-		echo "$desc$dirty"
-		;;
-	*)
-		echo "0.0.0~git$(git rev-list --count HEAD).$desc$dirty"
-		;;
+	esac
+	case $tag in
+	[0-9]*.*) echo "$(printf %s "$tag" | tr - '~')$since$dirty" ;;
+	*) echo "0.0.0~git$(git rev-list --count HEAD).$(git rev-parse --short HEAD)$dirty" ;;
 	esac
 }
 
+if [ "${1:-}" = --print-version ]; then
+	git_version
+	exit 0
+fi
+
+# Debian (native, no revision) and RPM both take a digit first, then
+# letters, digits, '.', '+' and '~'.
+safe_version() {
+	case $1 in [0-9]*) ;; *) return 1 ;; esac
+	case $1 in *[!A-Za-z0-9.+~]*) return 1 ;; esac
+}
+
 VERSION=${VERSION:-$(git_version)}
+if ! safe_version "$VERSION"; then
+	echo "build.sh: version '$VERSION' is not Debian/RPM-safe (a digit, then letters, digits, . + ~)" >&2
+	exit 1
+fi
+
+dist=${1:-dist}
+case $dist in /*) ;; *) dist=$root/$dist ;; esac
+arches=${ARCHES:-amd64 arm64}
+nfpm=${NFPM:-$root/bin/nfpm}
+if [ ! -x "$nfpm" ]; then
+	echo "build.sh: $nfpm not found: run 'make tools'" >&2
+	exit 1
+fi
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 SERIALPASS_CONFIG=${SERIALPASS_CONFIG:-packaging/config.yaml}
 export VERSION SOURCE_DATE_EPOCH SERIALPASS_CONFIG

@@ -18,11 +18,12 @@ import (
 // those files stays) and purges it.
 func TestDebInstallUpgradePurge(t *testing.T) {
 	skipIfAsked(t)
-	needTools(t, "dpkg-deb", "mmdebstrap", "cp")
+	needTools(t, "dpkg-deb", "mmdebstrap", "cp", "systemctl")
 	if os.Geteuid() != 0 {
 		t.Fatal("the Debian root test needs root (dpkg --root runs scripts in a chroot); set SERIALPASS_SKIP_PACKAGING=1 to skip")
 	}
-	root := testbed.CopyRoot(t, testbed.Bookworm(t))
+	base := testbed.Bookworm(t)
+	root := testbed.CopyRoot(t, base)
 	path := func(p string) string { return filepath.Join(root, p) }
 	dpkg := func(args ...string) string {
 		return run(t, nil, "dpkg", append([]string{"--root=" + root}, args...)...)
@@ -30,7 +31,9 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 
 	// Version 1: the repository's default config.
 	dist1 := buildPackages(t, "VERSION=0.9.0", "ARCHES=amd64")
-	dpkg("-i", filepath.Join(dist1, "serialpass_0.9.0_amd64.deb"))
+	deb1 := filepath.Join(dist1, "serialpass_0.9.0_amd64.deb")
+	t.Run("admin preset honoured", func(t *testing.T) { checkPresetDisables(t, base, deb1) })
+	dpkg("-i", deb1)
 
 	wants := path("etc/systemd/system/multi-user.target.wants/serialpass.service")
 	t.Run("installed", func(t *testing.T) {
@@ -133,6 +136,29 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkPresetDisables installs the .deb into a root of its own whose admin
+// has a preset disabling the unit: the postinst enables the unit through
+// presets (deb-systemd-helper runs `systemctl preset` on a first install),
+// so it must stay disabled. The main root, without that preset, shows the
+// unit enabled.
+func checkPresetDisables(t *testing.T, base, deb string) {
+	root := testbed.CopyRoot(t, base)
+	writeFile(t, filepath.Join(root, "etc/systemd/system-preset/00-admin.preset"), "disable serialpass.service\n")
+	run(t, nil, "dpkg", "--root="+root, "-i", deb)
+	if got := dpkgStatus(t, root); !strings.Contains(got, "install ok installed") {
+		t.Errorf("status after install:\n%s", got)
+	}
+	wants := filepath.Join(root, "etc/systemd/system/multi-user.target.wants/serialpass.service")
+	if target, err := os.Readlink(wants); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("unit enabled despite the admin's preset: %s -> %q (%v)", wants, target, err)
+	}
+	// systemctl reads the root offline: no systemd needs to run.
+	out, _ := exec.CommandContext(t.Context(), "systemctl", "--root="+root, "is-enabled", "serialpass.service").Output()
+	if got := strings.TrimSpace(string(out)); got != "disabled" {
+		t.Errorf("systemctl is-enabled in the root says %q, want disabled", got)
+	}
 }
 
 func dpkgStatus(t *testing.T, root string) string {

@@ -29,8 +29,9 @@ const (
 	maxExposure = 2.5
 	// maxDebSize is the limit issue 3 sets for the .deb.
 	maxDebSize = 8 << 20
-	// aptPackages is what the CI machine needs for these tests.
-	aptPackages = "systemd dpkg lintian rpm debootstrap"
+	// aptPackages is what these tests need on a Debian machine;
+	// tools/system-deps.sh (run by make test) installs them.
+	aptPackages = "systemd dpkg lintian rpm mmdebstrap"
 )
 
 // repoRoot is the module root, seen from this package's directory.
@@ -48,7 +49,7 @@ func needTools(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			t.Fatalf("%s not found: install it (apt-get install %s), or set SERIALPASS_SKIP_PACKAGING=1", n, aptPackages)
+			t.Fatalf("%s not found: run tools/system-deps.sh as root (or apt-get install %s), or set SERIALPASS_SKIP_PACKAGING=1", n, aptPackages)
 		}
 	}
 }
@@ -76,7 +77,12 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 	return string(out)
 }
 
-var exposureRE = regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
+var (
+	exposureRE = regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
+	// readmeExposureRE finds the number the README states, as in
+	// "reports an exposure of **2.3**" (the line may wrap anywhere).
+	readmeExposureRE = regexp.MustCompile(`exposure\s+of\s+\*\*([0-9.]+)\*\*`)
+)
 
 func TestUnitExposure(t *testing.T) {
 	skipIfAsked(t)
@@ -98,6 +104,16 @@ func TestUnitExposure(t *testing.T) {
 	// The unit's own comment states the measured number: keep it honest.
 	if want := "overall exposure of " + m[1]; !strings.Contains(systemd.Unit, want) {
 		t.Errorf("unit comment does not say %q", want)
+	}
+	// So does the README: every number it states is the measured one.
+	stated := readmeExposureRE.FindAllStringSubmatch(readRepoFile(t, "README.md"), -1)
+	if len(stated) == 0 {
+		t.Errorf("README.md states no exposure (want \"exposure of **%s**\")", m[1])
+	}
+	for _, s := range stated {
+		if s[1] != m[1] {
+			t.Errorf("README.md says %q; systemd-analyze measures %s", s[0], m[1])
+		}
 	}
 }
 
