@@ -44,14 +44,16 @@ func (t target) spec() AccountSpec {
 	return AccountSpec{Name: t.set.User, Groups: t.groups, Shell: t.shell}
 }
 
-// labels tells which version holds each staging label.
+// labels tells which version holds each staging label, and when the
+// store last saw the secret change.
 type labels struct {
 	current, pending string
 	versions         map[string][]string
+	changed          time.Time
 }
 
 func labelsOf(info SecretInfo) labels {
-	l := labels{versions: info.Versions}
+	l := labels{versions: info.Versions, changed: info.LastChanged}
 	for id, stages := range info.Versions {
 		if slices.Contains(stages, StageCurrent) {
 			l.current = id
@@ -112,7 +114,7 @@ func (a *Agent) reconcileRotate(ctx context.Context, st *State, res Result, t ta
 		// Re-enabled within 10 minutes of the last rotation: stay locked
 		// until the fresh password may be made, never unlock with the
 		// password of before the expiry.
-		next := st.LastRotation.Add(MinRotationInterval).UTC().Format(time.RFC3339)
+		next := nextRotation(st, lb).UTC().Format(time.RFC3339)
 		res.Status = StatusExpired
 		res.Reason = "access re-enabled: the password is unlocked with a fresh one at " + next + " (at most one rotation per 10 minutes)"
 		return res
@@ -262,6 +264,7 @@ func (a *Agent) finish(st *State, res Result, t target, name, vid string, rotate
 	st.Rotation = nil
 	if rotated {
 		st.LastRotation = now
+		st.RotatedVersion = vid
 		st.RotateNonce = t.set.RotateNonce
 		st.RotateRequested = time.Time{}
 		st.FreshPending = false
@@ -315,8 +318,10 @@ func (a *Agent) ensureCurrent(ctx context.Context, st *State, res Result, t targ
 	}
 	if st.LastRotation.IsZero() {
 		// Adopting a secret we have no record of: its age starts now.
+		// The rotate tag is not marked as seen: with no record, it may
+		// be a request that was never honoured, and a rotation it asked
+		// for may just have waited for the store's 10 minutes.
 		st.LastRotation = a.Clock.Now().UTC()
-		st.RotateNonce = t.set.RotateNonce
 	}
 	return a.finish(st, res, t, name, sv.VersionID, false)
 }

@@ -188,6 +188,7 @@ func newRotRig(t *testing.T, tags map[string]string) *rotRig {
 		t: t, tags: &tagsFake{tags: tags}, store: secrets.NewMemory(), accounts: newAccountsFake(),
 		reporter: &reporterFake{}, state: &stateFake{}, clock: &clockFake{now: rigStart}, sessions: &sessionsFake{},
 	}
+	r.store.SetClock(func() time.Time { return r.clock.now })
 	cfg := agent.DefaultConfig()
 	cfg.KMSKeyID = "alias/serialpass"
 	r.agent = &agent.Agent{

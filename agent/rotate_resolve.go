@@ -83,7 +83,7 @@ func (a *Agent) resolve(ctx context.Context, st *State, res *Result, t *target, 
 		return lb, err
 	}
 	*res = a.finish(st, *res, *t, name, goal, true)
-	return labels{current: goal, versions: map[string][]string{goal: {StageCurrent}}}, nil
+	return labels{current: goal, versions: map[string][]string{goal: {StageCurrent}}, changed: lb.changed}, nil
 }
 
 // settleOther resolves a rotation left open on another secret or user (the

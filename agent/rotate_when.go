@@ -54,9 +54,13 @@ func expandInstanceID(s, instanceID string) string {
 	return strings.ReplaceAll(s, InstanceIDVar, instanceID)
 }
 
-// rotationDue returns why a rotation should start now, or "". Requests
-// that come within MinRotationInterval of the last rotation wait (they
-// stay recorded and are honoured later).
+// rotationDue returns why a rotation should start now, or "". Every
+// trigger that comes within MinRotationInterval of the last rotation
+// waits (requests stay recorded and are honoured later), except a secret
+// without an AWSCURRENT version: then the store holds no password anyone
+// could use, so waiting only prolongs a console nobody can log in to, and
+// the rotation adds the first current version instead of replacing one
+// (it happens once: afterwards AWSCURRENT exists).
 func (a *Agent) rotationDue(st *State, t target, name string, lb labels, sessions []Session) string {
 	now := a.Clock.Now()
 	why := ""
@@ -75,11 +79,31 @@ func (a *Agent) rotationDue(st *State, t target, name string, lb labels, session
 	if why == "" || why == whyNoCurrent {
 		return why
 	}
-	if next := st.LastRotation.Add(MinRotationInterval); now.Before(next) {
+	if next := nextRotation(st, lb); now.Before(next) {
 		a.Log.Info("rotation deferred: at most one per secret every 10 minutes", "why", why, "at", next.UTC().Format(time.RFC3339))
 		return ""
 	}
 	return why
+}
+
+// nextRotation is when the secret may be rotated again: MinRotationInterval
+// after the later of this instance's last rotation and the store's last
+// change of the secret. The store's date covers what the local record
+// cannot know: a state file lost since (no LastRotation) and instances
+// that share the secret, each with a state of its own.
+//
+// While AWSCURRENT is still the version of this instance's own last
+// rotation, the local record alone counts: it was written after that
+// rotation's PutSecretValue, so the store's date adds nothing but the
+// skew between the two clocks (and tests that age the state file to skip
+// the 10 minutes keep working against an emulator whose dates are real).
+func nextRotation(st *State, lb labels) time.Time {
+	last := st.LastRotation
+	ours := st.RotatedVersion != "" && st.RotatedVersion == lb.current
+	if !ours && lb.changed.After(last) {
+		last = lb.changed
+	}
+	return last.Add(MinRotationInterval)
 }
 
 // ageDue is when the password reaches its max age, brought forward by a

@@ -207,6 +207,10 @@ type SecretInfo struct {
 	// Versions maps each VersionId to its staging labels.
 	Versions map[string][]string
 	Tags     map[string]string
+	// LastChanged is DescribeSecret's LastChangedDate: when the secret
+	// last changed, a new version included (zero when the store does not
+	// say). Store time, not the instance's clock.
+	LastChanged time.Time
 }
 
 // NewSecret is what rotate mode creates for an instance.

@@ -31,6 +31,10 @@ type State struct {
 	Rotation *Rotation `json:"rotation,omitempty"`
 	// LastRotation is when the live password was generated (or adopted).
 	LastRotation time.Time `json:"last_rotation,omitzero"`
+	// RotatedVersion is the version this instance's last rotation (or
+	// secret creation) made: while it holds AWSCURRENT, LastRotation
+	// accounts for the store's last change.
+	RotatedVersion string `json:"rotated_version,omitempty"`
 	// RotateNonce is the rotate tag's value seen at the last rotation.
 	RotateNonce string `json:"rotate_nonce,omitempty"`
 	// RotateRequested is set by `serialpass rotate`, cleared by the

@@ -90,7 +90,8 @@ func fromGet(id string, out *secretsmanager.GetSecretValueOutput) (agent.SecretV
 	return v, nil
 }
 
-// DescribeSecret returns the versions' stages and the tags of id.
+// DescribeSecret returns the versions' stages, the tags and the last
+// change of id.
 func (a *AWS) DescribeSecret(ctx context.Context, id string) (agent.SecretInfo, error) {
 	out, err := a.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
 	if err != nil {
@@ -101,6 +102,8 @@ func (a *AWS) DescribeSecret(ctx context.Context, id string) (agent.SecretInfo, 
 		Name:     aws.ToString(out.Name),
 		Versions: maps.Clone(out.VersionIdsToStages),
 		Tags:     map[string]string{},
+		// Secrets Manager and moto 5.2 advance it on every new version.
+		LastChanged: aws.ToTime(out.LastChangedDate),
 	}
 	if info.Versions == nil {
 		info.Versions = map[string][]string{}

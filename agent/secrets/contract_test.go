@@ -7,7 +7,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/serialpass/serialpass/agent"
 	"github.com/serialpass/serialpass/internal/testbed"
@@ -16,12 +18,27 @@ import (
 // TestContractMemory and TestContractAWS run one contract against both
 // stores, so Memory cannot drift from Secrets Manager (as moto emulates it).
 func TestContractMemory(t *testing.T) {
-	testContract(t, NewMemory(), true)
+	mem := NewMemory()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	mem.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	testContract(t, mem, true, storeClock{
+		now:     func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		advance: func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) },
+	})
 }
 
 func TestContractAWS(t *testing.T) {
 	m := testbed.StartMoto(t)
-	testContract(t, New(m.AWSConfig(t)), false)
+	testContract(t, New(m.AWSConfig(t)), false, storeClock{now: time.Now, advance: time.Sleep, slack: time.Second})
+}
+
+// storeClock is the store's clock as the contract sees it: the real one
+// for moto, whose dates have whole seconds (slack), a fake one for Memory.
+type storeClock struct {
+	now     func() time.Time
+	advance func(time.Duration)
+	slack   time.Duration
 }
 
 // tok makes a valid ClientRequestToken (32 to 64 characters).
@@ -30,7 +47,7 @@ func tok(n int) string { return fmt.Sprintf("serialpass-contract-token-%06d", n)
 // testContract drives s through a rotation's life. strict adds the
 // Secrets Manager rules moto does not enforce (see the moto quirks in
 // the package tests' log).
-func testContract(t *testing.T, s agent.SecretAdmin, strict bool) {
+func testContract(t *testing.T, s agent.SecretAdmin, strict bool, clk storeClock) {
 	ctx := context.Background()
 	const name, missing = "contract/secret", "contract/missing"
 	v1, v2, v3 := agent.NewPassword("first-Secret1"), agent.NewPassword("second-Secret2"), agent.NewPassword("third-Secret3")
@@ -47,6 +64,20 @@ func testContract(t *testing.T, s agent.SecretAdmin, strict bool) {
 			t.Fatalf("stages = %v, want %v", got, want)
 		}
 	}
+	// lastChanged checks that the secret's LastChanged lies in [from, to],
+	// give or take the store's resolution, and returns it.
+	lastChanged := func(t *testing.T, from, to time.Time) time.Time {
+		t.Helper()
+		info, err := s.DescribeSecret(ctx, name)
+		if err != nil {
+			t.Fatalf("DescribeSecret: %v", err)
+		}
+		if got := info.LastChanged; got.Before(from.Add(-clk.slack)) || got.After(to.Add(clk.slack)) {
+			t.Fatalf("LastChanged = %v, want between %v and %v (± %v)", got, from, to, clk.slack)
+		}
+		return info.LastChanged
+	}
+	var created time.Time
 	wantValue := func(t *testing.T, stage string, want agent.Password, wantID string) {
 		t.Helper()
 		got, err := s.GetSecret(ctx, name, stage)
@@ -83,6 +114,7 @@ func testContract(t *testing.T, s agent.SecretAdmin, strict bool) {
 	})
 
 	t.Run("create", func(t *testing.T) {
+		before := clk.now()
 		got, err := s.CreateSecret(ctx, agent.NewSecret{
 			Name: name, Description: "serialpass contract", KMSKeyID: "alias/serialpass-test",
 			Tags: tags, Token: tok(1), Value: v1,
@@ -95,6 +127,7 @@ func testContract(t *testing.T, s agent.SecretAdmin, strict bool) {
 		}
 		arn = got.ARN
 		wantStages(t, map[string][]string{tok(1): {agent.StageCurrent}})
+		created = lastChanged(t, before, clk.now())
 	})
 
 	t.Run("create again", func(t *testing.T) {
@@ -133,6 +166,10 @@ func testContract(t *testing.T, s agent.SecretAdmin, strict bool) {
 	})
 
 	t.Run("put pending", func(t *testing.T) {
+		// A new version is a change: LastChanged moves on (by more than
+		// the store's resolution).
+		clk.advance(2*clk.slack + 100*time.Millisecond)
+		before := clk.now()
 		for range 2 { // the second call is a retry: idempotent
 			id, err := s.PutSecretValue(ctx, name, tok(3), v3, []string{agent.StagePending})
 			if err != nil || id != tok(3) {
@@ -142,6 +179,9 @@ func testContract(t *testing.T, s agent.SecretAdmin, strict bool) {
 		wantStages(t, map[string][]string{tok(1): {agent.StagePrevious}, tok(2): {agent.StageCurrent}, tok(3): {agent.StagePending}})
 		wantValue(t, agent.StageCurrent, v2, tok(2))
 		wantValue(t, agent.StagePending, v3, tok(3))
+		if got := lastChanged(t, before, clk.now()); !got.After(created) {
+			t.Fatalf("LastChanged = %v after a new version, not after the creation's %v", got, created)
+		}
 	})
 
 	t.Run("reused token with another value", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/serialpass/serialpass/agent"
 )
@@ -43,6 +44,7 @@ type Memory struct {
 	calls   map[string]int
 	queued  map[string][]error
 	fault   func(Call) error
+	now     func() time.Time // stamps LastChanged
 }
 
 type memSecret struct {
@@ -52,6 +54,9 @@ type memSecret struct {
 	tags        map[string]string
 	versions    map[string]*memVersion
 	order       []string // version ids, oldest first
+	// lastChanged is set by every new version, as moto 5.2 does
+	// (Secrets Manager may also count label moves and tag changes).
+	lastChanged time.Time
 }
 
 type memVersion struct {
@@ -71,7 +76,16 @@ func NewMemory() *Memory {
 		secrets: map[string]*memSecret{},
 		calls:   map[string]int{},
 		queued:  map[string][]error{},
+		now:     time.Now,
 	}
+}
+
+// SetClock makes now the clock that stamps the secrets' LastChanged, for
+// tests that run on a fake clock.
+func (m *Memory) SetClock(now func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = now
 }
 
 // SetFault installs a hook called before and after every call; a non-nil
@@ -202,7 +216,8 @@ func (m *Memory) GetSecretVersion(_ context.Context, id, versionID string) (agen
 	return out, err
 }
 
-// DescribeSecret returns the labelled versions' stages and the tags.
+// DescribeSecret returns the labelled versions' stages, the tags and the
+// last change.
 func (m *Memory) DescribeSecret(_ context.Context, id string) (agent.SecretInfo, error) {
 	var out agent.SecretInfo
 	err := m.do(OpDescribeSecret, id, func() error {
@@ -210,7 +225,7 @@ func (m *Memory) DescribeSecret(_ context.Context, id string) (agent.SecretInfo,
 		if err != nil {
 			return err
 		}
-		out = agent.SecretInfo{ARN: s.arn, Name: s.name, Versions: map[string][]string{}, Tags: maps.Clone(s.tags)}
+		out = agent.SecretInfo{ARN: s.arn, Name: s.name, Versions: map[string][]string{}, Tags: maps.Clone(s.tags), LastChanged: s.lastChanged}
 		for id, v := range s.versions {
 			// As in Secrets Manager, unlabelled (deprecated) versions
 			// are left out.
@@ -249,6 +264,7 @@ func (m *Memory) CreateSecret(_ context.Context, in agent.NewSecret) (agent.Secr
 		}
 		v := s.add(token, in.Value)
 		v.stages = []string{agent.StageCurrent}
+		s.lastChanged = m.now().UTC()
 		m.secrets[in.Name] = s
 		out = s.version(v)
 		return nil
@@ -287,6 +303,7 @@ func (m *Memory) PutSecretValue(_ context.Context, id, token string, value agent
 		for _, st := range stages {
 			s.attach(st, v)
 		}
+		s.lastChanged = m.now().UTC()
 		s.prune()
 		out = token
 		return nil
