@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 export CGO_ENABLED ?= 0
 
-.PHONY: build tools system-deps demo test package bench clean
+.PHONY: build tools system-deps demo test crash package bench clean
 
 build:
 	go build $(GOFLAGS_BUILD) -o bin/serialpass ./cmd/serialpass
@@ -25,6 +25,11 @@ demo: build
 test: system-deps build tools
 	go vet ./...
 	go test -count=1 -timeout 20m ./...
+
+# Rotate mode's crash-safety test at full strength: SIGKILL at every step
+# boundary, 20 times each (make test runs 3 of each). About 30 s to 2 min.
+crash: system-deps build tools
+	SERIALPASS_CRASH_ITERATIONS=20 go test -count=1 -timeout 15m -run TestRotateCrashSafety ./test/e2e/
 
 # deb and rpm for amd64 and arm64 into dist/ (build.sh stamps a
 # Debian/RPM-safe version from git).
