@@ -73,6 +73,11 @@ type Result struct {
 	// Unreported is true when the pass did all its work but its report
 	// did not reach the tags: RetryReport sends it without a new pass.
 	Unreported bool
+	// NextPass is when a pass next needs to run to act on time: the
+	// enable-until time, and in rotate mode the end of the post-use grace
+	// delay, the max-age due date or the end of the 10-minute wait of a
+	// deferred rotation. Zero: nothing is due at a known time.
+	NextPass time.Time
 }
 
 // OK reports whether the pass should exit zero.
@@ -147,6 +152,9 @@ func (a *Agent) reconcile(ctx context.Context, st *State, tags map[string]string
 	// Until a new version is applied, the version reported is the one
 	// live locally (none on a first pass).
 	res := Result{User: set.User, Secret: set.Secret, Mode: set.Mode}
+	if until := set.EnableUntil; a.Clock.Now().Before(until) {
+		res.NextPass = until // the password is locked then
+	}
 	if st.Applied.User == set.User {
 		res.VersionID = st.Applied.VersionID
 	}

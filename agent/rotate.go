@@ -106,20 +106,26 @@ func (a *Agent) reconcileRotate(ctx context.Context, st *State, res Result, t ta
 			return a.failRotate(st, res, err)
 		}
 	}
-	why := a.rotationDue(st, t, name, lb, sessions)
-	if why != "" {
-		return a.rotate(ctx, st, res, t, name, lb.current, why)
-	}
-	if st.FreshPending && t.exists && t.acct.Locked {
+	var out Result
+	switch why := a.rotationDue(st, t, name, lb, sessions); {
+	case why != "":
+		out = a.rotate(ctx, st, res, t, name, lb.current, why)
+	case st.FreshPending && t.exists && t.acct.Locked:
 		// Re-enabled within 10 minutes of the last rotation: stay locked
 		// until the fresh password may be made, never unlock with the
 		// password of before the expiry.
 		next := nextRotation(st, lb).UTC().Format(time.RFC3339)
-		res.Status = StatusExpired
-		res.Reason = "access re-enabled: the password is unlocked with a fresh one at " + next + " (at most one rotation per 10 minutes)"
-		return res
+		out = res
+		out.Status = StatusExpired
+		out.Reason = "access re-enabled: the password is unlocked with a fresh one at " + next + " (at most one rotation per 10 minutes)"
+	default:
+		out = a.ensureCurrent(ctx, st, res, t, name, lb.current)
 	}
-	return a.ensureCurrent(ctx, st, res, t, name, lb.current)
+	if out.Status == StatusReady {
+		lb.current = out.VersionID
+	}
+	out.NextPass = earliest(out.NextPass, a.nextDue(st, t, name, lb, sessions))
+	return out
 }
 
 // announceRotating reports `rotating` before a rotation's first write to

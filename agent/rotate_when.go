@@ -151,24 +151,70 @@ func (a *Agent) sessions(ctx context.Context, st *State, user string) []Session 
 // every such session ended at least rotate_after_use ago.
 func (a *Agent) usedSince(st *State, ss []Session, now time.Time) bool {
 	grace := a.Config.RotateAfterUse.D()
-	if grace <= 0 || st.LastRotation.IsZero() {
+	if grace <= 0 {
 		return false
 	}
-	var ended time.Time
-	used := false
+	ended, used := lastUse(st, ss)
+	return used && !now.Before(ended.Add(grace))
+}
+
+// lastUse returns when the last session that began after the last
+// rotation ended; used is false when there was none, or one is still
+// open (still logged in: wait for the end).
+func lastUse(st *State, ss []Session) (ended time.Time, used bool) {
+	if st.LastRotation.IsZero() {
+		return time.Time{}, false
+	}
 	for _, s := range ss {
 		if !s.Login.After(st.LastRotation) {
 			continue
 		}
 		if s.Logout.IsZero() {
-			return false // still logged in: wait for the end
+			return time.Time{}, false
 		}
 		used = true
 		if s.Logout.After(ended) {
 			ended = s.Logout
 		}
 	}
-	return used && !now.Before(ended.Add(grace))
+	return ended, used
+}
+
+// nextDue is when a rotate-mode pass next has something to do on its own,
+// after the pass that computes it: the end of the 10-minute wait of a
+// rotation asked for, the end of the post-use grace delay, the max-age due
+// date, each no earlier than the 10-minute rule allows. Zero: none.
+func (a *Agent) nextDue(st *State, t target, name string, lb labels, sessions []Session) time.Time {
+	now, gate := a.Clock.Now(), nextRotation(st, lb)
+	var next time.Time
+	due := func(at time.Time) {
+		if at.Before(gate) {
+			at = gate
+		}
+		if at.After(now) {
+			next = earliest(next, at)
+		}
+	}
+	if !st.RotateRequested.IsZero() || st.FreshPending || (t.set.RotateNonce != "" && t.set.RotateNonce != st.RotateNonce) {
+		due(gate)
+	}
+	if grace := a.Config.RotateAfterUse.D(); grace > 0 {
+		if ended, used := lastUse(st, sessions); used {
+			due(ended.Add(grace))
+		}
+	}
+	if !st.LastRotation.IsZero() {
+		due(a.ageDue(st, t, name))
+	}
+	return next
+}
+
+// earliest returns the earlier of two times, a zero one standing for none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // expire applies enable-until (both modes): past it, the password is

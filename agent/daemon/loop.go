@@ -25,6 +25,10 @@ const (
 	DefaultAbandonAfter   = time.Second
 )
 
+// MinDelay is the shortest sleep between two attempts, also when a pass
+// asks to run again sooner (agent.Result.NextPass).
+const MinDelay = time.Second
+
 // unreachableBase is the first retry delay after an error wrapping
 // agent.ErrUnreachable.
 const unreachableBase = time.Second
@@ -49,7 +53,8 @@ type Loop struct {
 	// retry after a throttled CreateTags costs one call, not a pass. It
 	// must honour ctx. Nil: such a retry is a full pass.
 	Report func(ctx context.Context) agent.Result
-	// Interval between passes that end without error.
+	// Interval between passes that end without error, unless a pass asks
+	// to run again sooner (agent.Result.NextPass, never under MinDelay).
 	Interval time.Duration
 	// Jitter spreads every delay uniformly over ±Jitter of its length so a
 	// fleet does not beat in step. Negative means none.
@@ -100,10 +105,14 @@ type loopState struct {
 	// unreported: the last pass did its work but not its report, so
 	// the next attempt may be Report alone.
 	unreported bool
+	// next is the NextPass of the last full pass: a pass runs then at
+	// the latest, also between retries of a report alone.
+	next time.Time
 }
 
-// Run runs a pass now, then one per Interval (or sooner after an error or a
-// wake) until ctx is cancelled. A pass in flight at that moment runs on a
+// Run runs a pass now, then one per Interval (or sooner after an error, a
+// wake, or at the agent.Result.NextPass a pass asked for) until ctx is
+// cancelled. A pass in flight at that moment runs on a
 // context of its own, cancelled StopGrace later, so it can finish its
 // write. Run returns nil after a clean stop and ErrPassStuck when a pass
 // ignored its cancellation.
@@ -116,13 +125,16 @@ func (l *Loop) Run(ctx context.Context) error {
 	st := loopState{notifyOK: true}
 	woken := false
 	for {
-		attempt := l.Pass
-		if st.unreported && l.Report != nil && !woken {
-			attempt = l.Report
+		attempt, full := l.Pass, true
+		if st.unreported && l.Report != nil && !woken && !st.due(l.Clock.Now()) {
+			attempt, full = l.Report, false
 		}
 		res, stopped, err := l.runPass(ctx, passCtx, cancelPass, attempt)
 		if err != nil {
 			return err
+		}
+		if full {
+			st.next = res.NextPass
 		}
 		delay := l.finish(res, &st)
 		if stopped {
@@ -172,8 +184,15 @@ func (l *Loop) runPass(ctx, passCtx context.Context, cancelPass context.CancelFu
 	}
 }
 
+// due reports that the time the last full pass asked to run again at has
+// come.
+func (st *loopState) due(now time.Time) bool {
+	return !st.next.IsZero() && !now.Before(st.next)
+}
+
 // finish logs the pass and tells the service manager, and returns the delay
-// before the next pass.
+// before the next pass: the usual one (the jittered interval, or the retry
+// delay after an error), cut short to reach st.next, never under MinDelay.
 func (l *Loop) finish(res agent.Result, st *loopState) time.Duration {
 	st.passes++
 	now := l.Clock.Now()
@@ -201,6 +220,12 @@ func (l *Loop) finish(res agent.Result, st *loopState) time.Duration {
 			l.Log.Debug("pass finished", "status", res.Status)
 		}
 		st.failures, st.errKey = 0, ""
+	}
+	if !st.next.IsZero() {
+		if d := max(st.next.Sub(now), MinDelay); d < delay {
+			l.Log.Debug("next pass sooner than usual", "at", st.next.UTC().Format(time.RFC3339), "in", d)
+			delay = d
+		}
 	}
 	st.status = res.Status
 	if l.Notifier != nil {
