@@ -89,8 +89,8 @@ func (a *Agent) reconcileRotate(ctx context.Context, st *State, res Result, t ta
 		st.FreshPending = true
 	}
 	if r := st.Rotation; r != nil && (r.Secret != name || r.User != t.set.User) {
-		if err := a.settleOther(ctx, st); err != nil {
-			return a.failRotate(st, res, err)
+		if seen, err := a.settleOther(ctx, st); err != nil {
+			return a.failRotate(st, res, err, seen...)
 		}
 	}
 	info, err := a.Admin.DescribeSecret(ctx, name)
@@ -102,8 +102,9 @@ func (a *Agent) reconcileRotate(ctx context.Context, st *State, res Result, t ta
 	}
 	lb := labelsOf(info)
 	if st.Rotation != nil || lb.pending != "" {
-		if lb, err = a.resolve(ctx, st, &res, &t, name, lb); err != nil {
-			return a.failRotate(st, res, err)
+		var seen []Password
+		if lb, seen, err = a.resolve(ctx, st, &res, &t, name, lb); err != nil {
+			return a.failRotate(st, res, err, seen...)
 		}
 	}
 	var out Result
