@@ -249,6 +249,18 @@ func (a *Agent) rotate(ctx context.Context, st *State, res Result, t target, nam
 // vid. RemoveFromVersionId is always given: a label moved without it may
 // end up on two versions.
 func (a *Agent) promote(ctx context.Context, st *State, name, vid, from string, pending bool) error {
+	if from == "" {
+		// A secret's first version is AWSCURRENT as soon as it exists,
+		// whatever VersionStages asked for (a secret created empty, by
+		// an operator or Terraform): then there is nothing to move.
+		info, err := a.Admin.DescribeSecret(ctx, name)
+		if err != nil {
+			return fmt.Errorf("reading the labels of the new version (secretsmanager:DescribeSecret): %w", err)
+		}
+		if slices.Contains(info.Versions[vid], StageCurrent) {
+			from = vid
+		}
+	}
 	if from != vid {
 		if err := a.Admin.UpdateSecretVersionStage(ctx, name, StageCurrent, vid, from); err != nil {
 			return fmt.Errorf("moving AWSCURRENT to the new version (secretsmanager:UpdateSecretVersionStage): %w", err)

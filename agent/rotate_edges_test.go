@@ -140,3 +140,29 @@ func TestTagsChangeMidRotation(t *testing.T) {
 		t.Errorf("rotation left open: %+v", r.state.s.Rotation)
 	}
 }
+
+// TestRotateEmptySecret: a secret created with no version (by an operator
+// or Terraform) is filled by the first pass. Secrets Manager makes that
+// first version AWSCURRENT by itself, so the pass only clears AWSPENDING,
+// in one pass, and ends ready with the invariant kept.
+func TestRotateEmptySecret(t *testing.T) {
+	r := newRotRig(t, nil)
+	r.store.CreateEmptySecret(rigSecret)
+	res := r.mustPass()
+	if !res.Rotated || res.Secret != rigSecret {
+		t.Fatalf("pass = %+v, want a rotation into the empty secret", res)
+	}
+	v := r.checkInvariant()
+	if got := r.labels(); len(got) != 1 || !slices.Equal(got[v], []string{agent.StageCurrent}) {
+		t.Errorf("labels = %v, want one version holding only AWSCURRENT", got)
+	}
+	if n := r.store.Calls(secrets.OpCreateSecret); n != 0 {
+		t.Errorf("CreateSecret called %d times on an existing secret", n)
+	}
+	if n := r.store.Calls(secrets.OpUpdateSecretVersionStage); n != 1 {
+		t.Errorf("UpdateSecretVersionStage called %d times, want 1 (clearing AWSPENDING; AWSCURRENT is there already)", n)
+	}
+	if st := r.state.s; st.Rotation != nil || st.Applied.VersionID != v {
+		t.Errorf("state = %+v", st)
+	}
+}

@@ -26,15 +26,6 @@ const (
 // a staging label are dropped.
 const maxVersions = 100
 
-// Call describes one Memory call to a fault hook. The hook runs once
-// before the call takes effect (After false) and once after (After true);
-// an error returned after the effect simulates a lost response.
-type Call struct {
-	Op       string
-	SecretID string
-	After    bool
-}
-
 // Memory is an in-memory agent.SecretAdmin with Secrets Manager's staging
 // semantics. It is safe for concurrent use. The zero value is not usable:
 // call NewMemory.
@@ -86,64 +77,6 @@ func (m *Memory) SetClock(now func() time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.now = now
-}
-
-// SetFault installs a hook called before and after every call; a non-nil
-// error fails the call. Pass nil to remove it. The hook may call Memory.
-func (m *Memory) SetFault(f func(Call) error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fault = f
-}
-
-// FailNext makes the next len(errs) calls of op fail, in order, before they
-// take effect.
-func (m *Memory) FailNext(op string, errs ...error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.queued[op] = append(m.queued[op], errs...)
-}
-
-// Calls returns how many times op was called, failed calls included.
-func (m *Memory) Calls(op string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.calls[op]
-}
-
-// ResetCalls zeroes the call counters.
-func (m *Memory) ResetCalls() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	clear(m.calls)
-}
-
-// do counts the call, runs faults, and applies fn under the lock.
-func (m *Memory) do(op, id string, fn func() error) error {
-	m.mu.Lock()
-	m.calls[op]++
-	if q := m.queued[op]; len(q) > 0 {
-		m.queued[op] = q[1:]
-		m.mu.Unlock()
-		return q[0]
-	}
-	fault := m.fault
-	m.mu.Unlock()
-	if fault != nil {
-		if err := fault(Call{Op: op, SecretID: id}); err != nil {
-			return err
-		}
-	}
-	m.mu.Lock()
-	err := fn()
-	m.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if fault != nil {
-		return fault(Call{Op: op, SecretID: id, After: true})
-	}
-	return nil
 }
 
 // lookup finds a secret by name or ARN. Callers hold mu.
@@ -272,8 +205,21 @@ func (m *Memory) CreateSecret(_ context.Context, in agent.NewSecret) (agent.Secr
 	return out, err
 }
 
+// CreateEmptySecret creates name with no version at all, as an operator
+// (or Terraform's aws_secretsmanager_secret) may create a secret for
+// rotate mode to fill.
+func (m *Memory) CreateEmptySecret(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.secrets[name] = &memSecret{
+		arn:      fmt.Sprintf("arn:aws:secretsmanager:us-east-1:123456789012:secret:%s-%s", name, rand.Text()[:6]),
+		name:     name,
+		versions: map[string]*memVersion{},
+	}
+}
+
 // PutSecretValue stores value as version token. Without stages the
-// version becomes AWSCURRENT. A stage given here leaves any other version;
+// version becomes AWSCURRENT, and so does a secret's first version. A stage given here leaves any other version;
 // AWSCURRENT leaving a version puts AWSPREVIOUS there. Reusing a token with
 // the same value does nothing; with another value it fails, wrapping
 // agent.ErrSecretExists.
@@ -297,6 +243,11 @@ func (m *Memory) PutSecretValue(_ context.Context, id, token string, value agent
 		}
 		if len(stages) == 0 {
 			stages = []string{agent.StageCurrent}
+		}
+		if len(s.versions) == 0 {
+			// As in Secrets Manager, a secret's first version is
+			// AWSCURRENT, whatever the stages asked for.
+			stages = append(stages, agent.StageCurrent)
 		}
 		stages = slices.Compact(slices.Sorted(slices.Values(stages)))
 		v := s.add(token, value)

@@ -191,6 +191,17 @@ func (m *Moto) CreateSecret(t TB, name, value string) (arn, versionID string) {
 	return aws.ToString(out.ARN), aws.ToString(out.VersionId)
 }
 
+// CreateEmptySecret creates secret name with no version, as Terraform's
+// aws_secretsmanager_secret does, and returns its ARN.
+func (m *Moto) CreateEmptySecret(t TB, name string) (arn string) {
+	t.Helper()
+	out, err := m.secrets(t).CreateSecret(motoCtx(t), &secretsmanager.CreateSecretInput{Name: aws.String(name)})
+	if err != nil {
+		t.Fatalf("creating empty secret %q in moto: %v", name, err)
+	}
+	return aws.ToString(out.ARN)
+}
+
 // PutSecret stores value as a new AWSCURRENT version of name and returns
 // its VersionId. After an UpdateSecretVersionStage, moto's PutSecretValue
 // leaves AWSCURRENT on the old version too (its default version goes

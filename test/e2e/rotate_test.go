@@ -209,3 +209,23 @@ func TestEnableUntilEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestRotateIntoEmptySecret: rotate mode fills a secret that an operator
+// created with no version (Terraform's aws_secretsmanager_secret without a
+// secret_version). Its first version is AWSCURRENT at once; the pass must
+// not fail moving a label that is already there.
+func TestRotateIntoEmptySecret(t *testing.T) {
+	const id = "i-0e2e0000000000a09"
+	w := newWorld(t, nil, id, rotateTags)
+	w.moto.CreateEmptySecret(t, "serialpass/"+id)
+	if code, _, errOut := w.once(); code != 0 {
+		t.Fatalf("first pass exited %d: %s", code, errOut)
+	}
+	v, _ := w.checkRotateInvariant()
+	if got := w.moto.SecretStages(t, "serialpass/"+id); len(got) != 1 || strings.Join(got[v], ",") != "AWSCURRENT" {
+		t.Errorf("stages = %v, want one version holding only AWSCURRENT", got)
+	}
+	if n := w.proxy.Count("CreateSecret"); n != 0 {
+		t.Errorf("%d CreateSecret calls on an existing secret", n)
+	}
+}
