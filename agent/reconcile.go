@@ -78,6 +78,9 @@ type Result struct {
 	// delay, the max-age due date or the end of the 10-minute wait of a
 	// deferred rotation. Zero: nothing is due at a known time.
 	NextPass time.Time
+	// RotateAt is when a requested rotation (serialpass rotate, a
+	// re-enable) waiting for the 10-minute rule may run (rotate mode).
+	RotateAt time.Time
 }
 
 // OK reports whether the pass should exit zero.

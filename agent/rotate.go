@@ -126,6 +126,9 @@ func (a *Agent) reconcileRotate(ctx context.Context, st *State, res Result, t ta
 		lb.current = out.VersionID
 	}
 	out.NextPass = earliest(out.NextPass, a.nextDue(st, t, name, lb, sessions))
+	if !st.RotateRequested.IsZero() {
+		out.RotateAt = nextRotation(st, lb) // a request still waiting
+	}
 	return out
 }
 

@@ -166,3 +166,22 @@ func TestRotateEmptySecret(t *testing.T) {
 		t.Errorf("state = %+v", st)
 	}
 }
+
+// TestRotateAtWhileDeferred: a requested rotation waiting for the
+// 10-minute rule says when it may run (what `serialpass rotate` prints),
+// and nothing once it ran.
+func TestRotateAtWhileDeferred(t *testing.T) {
+	r := newRotRig(t, nil)
+	first := r.mustPass()
+	r.advance(3 * time.Minute)
+	r.state.s.RotateRequested = r.clock.now
+	res := r.mustPass()
+	if want := rigStart.Add(agent.MinRotationInterval); res.Rotated || !res.RotateAt.Equal(want) {
+		t.Fatalf("deferred pass: rotated %v, RotateAt %v, want not rotated and %v", res.Rotated, res.RotateAt, want)
+	}
+	r.advance(8 * time.Minute)
+	res = r.mustPass()
+	if !res.Rotated || !res.RotateAt.IsZero() || res.VersionID == first.VersionID {
+		t.Errorf("pass after the wait: rotated %v, RotateAt %v", res.Rotated, res.RotateAt)
+	}
+}

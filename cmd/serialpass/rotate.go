@@ -42,13 +42,10 @@ func runRotate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "serialpass: the instance is not in rotate mode (tag %s%s=%s): nothing rotated\n", a.Config.TagPrefix, agent.TagMode, agent.ModeRotate)
 		return 1
 	}
-	if !res.Rotated {
-		st, err := fst.Load()
-		if err == nil && !st.RotateRequested.IsZero() {
-			fmt.Fprintf(stdout, "serialpass: rotation requested; it runs at %s at the earliest (one rotation per 10 minutes)\n",
-				st.LastRotation.Add(agent.MinRotationInterval).UTC().Format("2006-01-02T15:04:05Z"))
-			return 0
-		}
+	if !res.Rotated && !res.RotateAt.IsZero() {
+		fmt.Fprintf(stdout, "serialpass: rotation requested; it runs at %s at the earliest (one rotation per 10 minutes)\n",
+			res.RotateAt.UTC().Format(time.RFC3339))
+		return 0
 	}
 	fmt.Fprintln(stdout, summary(res))
 	return 0
