@@ -59,11 +59,7 @@ func (a *Agent) removeAging(ctx context.Context, res Result) Result {
 		return res
 	}
 	what := strings.Join(problems, "; ")
-	rm, ok := a.Accounts.(AgingRemover)
-	if !ok {
-		return a.fail(res, fmt.Errorf("user %q has password aging (%s) and this account manager cannot remove it", res.User, what))
-	}
-	if err := rm.RemoveAging(ctx, res.User); err != nil {
+	if err := a.Accounts.RemoveAging(ctx, res.User); err != nil {
 		return a.fail(res, fmt.Errorf("user %q has password aging (%s): %w", res.User, what, err))
 	}
 	after, ok, err := a.Accounts.Lookup(ctx, res.User)

@@ -41,9 +41,6 @@ func TestAgingProblems(t *testing.T) {
 	}
 }
 
-// noRemover is an AccountManager that cannot remove aging.
-type noRemover struct{ AccountManager }
-
 // TestPassRemovesAging: every pass that leaves the user ready takes password
 // aging and account expiry off the account, or fails saying why.
 func TestPassRemovesAging(t *testing.T) {
@@ -67,8 +64,6 @@ func TestPassRemovesAging(t *testing.T) {
 			wantStatus: StatusError, wantRemove: true, wantReason: `user "ec2-serial" has password aging (a minimum password age of 1 days; the password expires 90 days after its last change; the account is disabled 30 days after the password expires): chage: exit status 1`},
 		{name: "chage leaves the aging", aging: &cis, setup: func(r *rig) { r.accounts.removeKeeps = true },
 			wantStatus: StatusError, wantRemove: true, wantReason: "still has password aging after removing it"},
-		{name: "manager cannot remove aging", aging: &cis, setup: func(r *rig) { r.agent.Accounts = noRemover{r.accounts} },
-			wantStatus: StatusError, wantReason: "this account manager cannot remove it"},
 		{name: "expired by enable-until: left alone", aging: &cis,
 			setup:      func(r *rig) { r.tags.tags["serialpass:enable-until"] = "2026-12-01T00:00:00Z" },
 			wantStatus: StatusExpired},

@@ -70,6 +70,12 @@ func (f *accountsFake) AddGroups(_ context.Context, name string, groups []string
 	return nil
 }
 
+// RemoveAging: this fake's accounts carry no aging (Lookup reports none).
+func (f *accountsFake) RemoveAging(context.Context, string) error {
+	f.calls = append(f.calls, "RemoveAging")
+	return nil
+}
+
 func (f *accountsFake) SetPassword(_ context.Context, name string, pw agent.Password) error {
 	f.calls = append(f.calls, "SetPassword")
 	if f.setErr != nil {

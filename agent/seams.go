@@ -129,17 +129,13 @@ type AccountManager interface {
 	// Lock disables password login for the account (time-limited access);
 	// the next SetPassword unlocks it.
 	Lock(ctx context.Context, name string) error
-}
-
-// AgingRemover is implemented by an AccountManager that can take password
-// aging and account expiry off an account (chage in production). A pass
-// needs it when Lookup reports aging on the managed account.
-type AgingRemover interface {
 	// RemoveAging sets no minimum or maximum password age, no inactivity
 	// period and no account expiry, and replaces a last-change date of 0
 	// (change at next login) with today. The password itself is kept.
+	// A pass needs it when Lookup reports aging on the managed account.
 	RemoveAging(ctx context.Context, name string) error
 }
+
 
 // Verifier checks a password against the account's stored hash the way a
 // login would (PAM's helper on the live system, crypt(3) under a root),

@@ -299,6 +299,9 @@ func (m *memAccounts) Verify(_ context.Context, name string, pw agent.Password) 
 	return nil
 }
 
+// RemoveAging: these accounts carry no aging (Lookup reports none).
+func (m *memAccounts) RemoveAging(context.Context, string) error { return nil }
+
 // MaxPasswordLen: the in-memory hash takes any length.
 func (m *memAccounts) MaxPasswordLen() int { return 0 }
 

@@ -8,8 +8,6 @@ import (
 	"github.com/serialpass/serialpass/agent"
 )
 
-var _ agent.AgingRemover = (*Manager)(nil)
-
 // RemoveAging runs chage so that the account has no minimum or maximum
 // password age, no inactivity period and no expiry date. A last-change
 // date of 0, which forces a change at the next login, becomes today; any
