@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/serialpass/serialpass/internal/testbed"
 )
 
 // safeVersionRE is a version that Debian (a native package: no revision,
@@ -32,22 +34,6 @@ func buildScript(t *testing.T, env []string, args ...string) string {
 	return string(out)
 }
 
-// envWithout is this process's environment less the named variables.
-func envWithout(names ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, n := range names {
-			keep = keep && name != n
-		}
-		if keep {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // TestGitVersionPackages builds the packages as `make package` does, with
 // no VERSION: the version comes from git, and the file names and the
 // packages' own metadata must carry it in a form dpkg and rpm accept.
@@ -58,7 +44,7 @@ func TestGitVersionPackages(t *testing.T) {
 	if _, err := os.Stat(nfpm); err != nil {
 		t.Fatalf("%s missing: run 'make tools'", nfpm)
 	}
-	env := append(envWithout("VERSION"), "ARCHES=amd64", "NFPM="+nfpm)
+	env := append(testbed.EnvWithout("VERSION"), "ARCHES=amd64", "NFPM="+nfpm)
 	want := strings.TrimSpace(buildScript(t, env, "--print-version"))
 	dist := t.TempDir()
 	buildScript(t, env, dist)
@@ -115,7 +101,7 @@ func TestGitVersionScheme(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(fakeGit), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	env := append(envWithout("VERSION", "PATH", "FAKE_DESCRIBE"), "PATH="+bin+":"+os.Getenv("PATH"))
+	env := append(testbed.EnvWithout("VERSION", "PATH", "FAKE_DESCRIBE"), "PATH="+bin+":"+os.Getenv("PATH"))
 	for _, tc := range []struct{ name, describe, want string }{
 		{"release tag", "v1.2.3", "1.2.3"},
 		{"tag without v", "1.2.3", "1.2.3"},

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -31,7 +30,7 @@ func TestDemo(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "demo")
 	cmd.Dir = testbed.RepoRoot(t)
 	// A make of its own, not a sub-make of the one running the tests.
-	cmd.Env = envWithout("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+	cmd.Env = testbed.EnvWithout("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 	out, err := cmd.CombinedOutput()
 	t.Logf("make demo took %s", time.Since(start).Round(100*time.Millisecond))
 	if err != nil {
@@ -92,20 +91,4 @@ func demoSection(text, prefix string) string {
 		}
 	}
 	return ""
-}
-
-// envWithout is this process's environment less the named variables.
-func envWithout(names ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, n := range names {
-			keep = keep && name != n
-		}
-		if keep {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
