@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/serialpass/serialpass/agent"
@@ -55,9 +56,19 @@ func runDaemon(ctx context.Context, opts *commonOptions, wake <-chan struct{}, n
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
+	// The daemon sleeps for most of its life: after each attempt the heap
+	// it used goes back to the OS (a GC and a scavenge, a few ms every
+	// interval), so that it idles small.
+	idle := func(attempt func(context.Context) agent.Result) func(context.Context) agent.Result {
+		return func(ctx context.Context) agent.Result {
+			res := attempt(ctx)
+			debug.FreeOSMemory()
+			return res
+		}
+	}
 	loop := &daemon.Loop{
-		Pass:      a.Pass,
-		Report:    a.RetryReport,
+		Pass:      idle(a.Pass),
+		Report:    idle(a.RetryReport),
 		Interval:  cfg.Interval.D(),
 		Clock:     agent.SystemClock{},
 		Notifier:  n,
