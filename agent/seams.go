@@ -136,7 +136,6 @@ type AccountManager interface {
 	RemoveAging(ctx context.Context, name string) error
 }
 
-
 // Verifier checks a password against the account's stored hash the way a
 // login would (PAM's helper on the live system, crypt(3) under a root),
 // never passing it on argv. A mismatch wraps ErrWrongPassword.

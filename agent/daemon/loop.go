@@ -290,12 +290,17 @@ func ThrottleDelay(n int, ceil time.Duration, r float64) time.Duration {
 	if ceil <= 0 {
 		ceil = time.Hour
 	}
-	d := ThrottleBase
+	d := doubled(ThrottleBase, ceil, n)
+	return d/2 + time.Duration(r*float64(d/2))
+}
+
+// doubled is base doubled n-1 times, capped at ceil.
+func doubled(base, ceil time.Duration, n int) time.Duration {
+	d := base
 	for i := 1; i < n && d < ceil; i++ {
 		d *= 2
 	}
-	d = min(d, ceil)
-	return d/2 + time.Duration(r*float64(d/2))
+	return min(d, ceil)
 }
 
 // backoff is the delay before retrying after the n-th consecutive error.
@@ -304,11 +309,7 @@ func (l *Loop) backoff(err error, n int) time.Duration {
 	if errors.Is(err, agent.ErrUnreachable) {
 		base, ceil = unreachableBase, min(or(l.UnreachableCap, DefaultUnreachableCap), l.Interval)
 	}
-	d := base
-	for i := 1; i < n && d < ceil; i++ {
-		d *= 2
-	}
-	return min(d, ceil)
+	return doubled(base, ceil, n)
 }
 
 // jitter spreads d uniformly over d·(1±Jitter).
