@@ -96,8 +96,16 @@ for GOARCH in $arches; do
 	CGO_ENABLED=0 GOOS=linux go build -trimpath \
 		-ldflags "-s -w -X main.version=$VERSION" \
 		-o "$SERIALPASS_BIN" ./cmd/serialpass
-	for fmt in deb rpm; do
-		"$nfpm" package --config nfpm.yaml --packager "$fmt" --target "$dist/" >/dev/null
-	done
+	# nfpm names the deb serialpass_<version>_<arch>.deb itself; the rpm
+	# gets serialpass-<version>.<arch>.rpm (nfpm's own name would carry the
+	# release, -1, which the package keeps inside).
+	case $GOARCH in
+	amd64) rpmarch=x86_64 ;;
+	arm64) rpmarch=aarch64 ;;
+	*) rpmarch=$GOARCH ;;
+	esac
+	"$nfpm" package --config nfpm.yaml --packager deb --target "$dist/" >/dev/null
+	"$nfpm" package --config nfpm.yaml --packager rpm \
+		--target "$dist/serialpass-$VERSION.$rpmarch.rpm" >/dev/null
 done
 ls -l "$dist"

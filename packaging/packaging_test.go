@@ -218,7 +218,7 @@ func TestPackages(t *testing.T) {
 	}
 	for _, a := range arches {
 		deb := filepath.Join(dist, "serialpass_"+version+"_"+a.deb+".deb")
-		rpmFile := filepath.Join(dist, "serialpass-"+version+"-1."+a.rpm+".rpm")
+		rpmFile := filepath.Join(dist, "serialpass-"+version+"."+a.rpm+".rpm")
 		t.Run("deb/"+a.goarch, func(t *testing.T) {
 			fi, err := os.Stat(deb)
 			if err != nil {

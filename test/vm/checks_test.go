@@ -19,6 +19,23 @@ var expected = []struct{ name, re string }{
 	{"the SSH refusal", `VMTEST-SSH-REFUSED \d+`},
 	{"the script's pass marker", `(?m)^VMTEST-PASS\r*$`},
 	{"no failed units", `FAILED-UNITS=0\r*\n`},
+	// serialpass doctor on the live system: nothing fails; the host checks
+	// that read /proc/cmdline and ask systemd pass.
+	{"doctor exiting 0", `DOCTOR-EXIT=0\r*\n`},
+	{"doctor: the kernel console", `✓ kernel console +console=ttyS0 in /proc/cmdline`},
+	{"doctor: the getty", `✓ serial getty +serial-getty@ttyS0\.service is (enabled|started by systemd)`},
+	{"doctor: the user", `✓ managed user +user ` + user + ` exists, is unlocked`},
+	{"doctor: pam_access", `✓ pam_access +` + user + ` may log in on ttyS0 only`},
+	{"doctor: the sshd drop-in", `✓ sshd drop-in +sshd refuses ` + user},
+	// The aging chage took off under the hardened unit (chage -l's lines).
+	{"no password expiry after the reload", `Password expires\s*: never`},
+	{"no inactivity period after the reload", `Password inactive\s*: never`},
+	// kardianos/service against the packaged unit on systemd.
+	{"service-status running", `running\s+SERVICE-EXIT=0`},
+	{"stop", `stopped\s+STOP-EXIT=3`},
+	{"start", `running\s+START-EXIT=0`},
+	{"restart", `running\s+RESTART-EXIT=0`},
+	{"serialpass status", `last pass:\s+ready at [^\n]*\n(.*\n)*?service:\s+running\s+STATUS-EXIT=0`},
 }
 
 // expectedInJournal is what the journal dump (between the markers M-45 and
@@ -29,6 +46,8 @@ var expectedInJournal = []struct{ name, re string }{
 	{"the agent's log lines", `serialpass\[\d+\]: time=\S+ level=INFO `},
 	{"sshd accepting the control user", `sshd\[\d+\]: Accepted password for ` + controlUser + ` `},
 	{"sshd refusing the managed user by DenyUsers", `sshd\[\d+\]: User ` + user + ` from \S+ not allowed because listed in DenyUsers`},
+	{"the agent taking the aging off", `serialpass\[\d+\]: time=\S+ level=INFO msg="password aging removed"[^\n]* user=` + user},
+	{"systemd stopping the agent on serialpass stop", `systemd\[1\]: Stopped (serialpass\.service|serialpass: EC2 Serial Console)`},
 }
 
 // unexpected is what must not appear anywhere in the serial log: the
