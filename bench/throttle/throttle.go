@@ -8,16 +8,15 @@
 package throttle
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/serialpass/serialpass/internal/awswire"
 )
 
 // Limits are the bucket sizes and refill rates (per second) per class of
@@ -164,7 +163,7 @@ func (p *Proxy) bucket(class string) *Bucket {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	action, jsonProto, err := requestAction(r)
+	action, jsonProto, err := awswire.Action(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -188,7 +187,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Unlock()
 	if !ok {
-		writeThrottle(w, action, jsonProto)
+		awswire.WriteThrottle(w, jsonProto, "throttle", action)
 		return
 	}
 	p.next.ServeHTTP(w, r)
@@ -203,45 +202,4 @@ func (p *Proxy) Counts() map[string]Count {
 		out[k] = *v
 	}
 	return out
-}
-
-// requestAction names the request's action: the part of X-Amz-Target after
-// the dot (JSON protocols) or the Action form field (EC2 Query), restoring
-// the body it read.
-func requestAction(r *http.Request) (action string, jsonProto bool, err error) {
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
-		return t[strings.LastIndex(t, ".")+1:], true, nil
-	}
-	if a := r.URL.Query().Get("Action"); a != "" {
-		return a, false, nil
-	}
-	if r.Body == nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		return "", false, nil
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return "", false, fmt.Errorf("reading request body: %w", err)
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return "", false, fmt.Errorf("parsing form body: %w", err)
-	}
-	return form.Get("Action"), false, nil
-}
-
-func writeThrottle(w http.ResponseWriter, action string, jsonProto bool) {
-	reqID := fmt.Sprintf("throttle-%d", time.Now().UnixNano())
-	w.Header().Set("X-Amzn-Requestid", reqID)
-	if jsonProto {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("X-Amzn-Errortype", "ThrottlingException")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
-<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>%s</RequestID></Response>`, reqID)
 }

@@ -1,16 +1,14 @@
 package testbed
 
 import (
-	"bytes"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/serialpass/serialpass/internal/awswire"
 )
 
 // Proxy is a reverse proxy in front of an AWS API emulator that counts
@@ -79,7 +77,7 @@ const actionHeader = "X-Serialpass-Testbed-Action"
 
 func (p *Proxy) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		action, jsonProto, err := requestAction(r)
+		action, jsonProto, err := awswire.Action(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -90,7 +88,7 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 			return
 		}
 		if fault {
-			writeThrottle(w, action, jsonProto)
+			awswire.WriteThrottle(w, jsonProto, "testbed", action)
 			return
 		}
 		r.Header.Set(actionHeader, action)
@@ -109,34 +107,7 @@ func drop(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// requestAction names the request's action, restoring a body it read.
-func requestAction(r *http.Request) (action string, jsonProto bool, err error) {
-	if target := r.Header.Get("X-Amz-Target"); target != "" {
-		return bareAction(target), true, nil
-	}
-	if a := r.URL.Query().Get("Action"); a != "" {
-		return a, false, nil
-	}
-	if r.Body == nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		return "", false, nil
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return "", false, fmt.Errorf("reading request body: %w", err)
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return "", false, fmt.Errorf("parsing form body: %w", err)
-	}
-	return form.Get("Action"), false, nil
-}
-
 func proxyAction(h http.Header) string { return h.Get(actionHeader) }
-
-// bareAction strips a service prefix: "secretsmanager.GetSecretValue"
-// becomes "GetSecretValue".
-func bareAction(a string) string { return a[strings.LastIndex(a, ".")+1:] }
 
 // arrive counts a request and decides whether to fault it.
 func (p *Proxy) arrive(action string) (fault bool, hook func(string) Verdict) {
@@ -159,25 +130,6 @@ func (p *Proxy) responseHook() func(string, int) {
 	return p.onResponse
 }
 
-// writeThrottle answers as the AWS API does when it throttles: a JSON
-// ThrottlingException for JSON protocols, a Query-protocol XML
-// RequestLimitExceeded for EC2.
-func writeThrottle(w http.ResponseWriter, action string, jsonProto bool) {
-	reqID := fmt.Sprintf("testbed-%d", time.Now().UnixNano())
-	w.Header().Set("X-Amzn-Requestid", reqID)
-	if jsonProto {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("X-Amzn-Errortype", "ThrottlingException")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `{"__type":"ThrottlingException","message":"Rate exceeded (testbed proxy, %s)"}`, action)
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
-<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded (testbed proxy, %s).</Message></Error></Errors><RequestID>%s</RequestID></Response>`, action, reqID)
-}
-
 // URL is the proxy's base URL, to use as an endpoint.
 func (p *Proxy) URL() string { return p.url }
 
@@ -186,7 +138,7 @@ func (p *Proxy) URL() string { return p.url }
 func (p *Proxy) Count(action string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.counts[bareAction(action)]
+	return p.counts[awswire.Bare(action)]
 }
 
 // Counts returns a copy of every action's count.
@@ -215,7 +167,7 @@ func (p *Proxy) Reset() {
 func (p *Proxy) Throttle(action string, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.throttle[bareAction(action)] = n
+	p.throttle[awswire.Bare(action)] = n
 }
 
 // FailUntil answers every request for action with a throttling error until
@@ -223,7 +175,7 @@ func (p *Proxy) Throttle(action string, n int) {
 func (p *Proxy) FailUntil(action string, until time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.failUntil[bareAction(action)] = until
+	p.failUntil[awswire.Bare(action)] = until
 }
 
 // OnRequest installs f, called with the action of every request as it
