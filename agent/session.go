@@ -15,8 +15,9 @@ type Session struct {
 	Logout time.Time
 }
 
-// SessionSource lists a user's login sessions, oldest first (wtmp in
-// production). A system without records returns none and no error.
+// SessionSource lists a user's login sessions, oldest first (wtmp and
+// wtmpdb in production: package logins). A system without records
+// returns none and no error.
 type SessionSource interface {
 	Sessions(ctx context.Context, user string) ([]Session, error)
 }

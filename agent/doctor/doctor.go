@@ -69,7 +69,7 @@ type Host interface {
 	ConsoleOnlyState() (console.ConsoleOnlyState, error)
 }
 
-// LoginRecords is the system's login records (wtmp.File implements it):
+// LoginRecords is the system's login records (logins.All implements it):
 // what post-use rotation reads.
 type LoginRecords interface {
 	// Paths lists the files read, older first.

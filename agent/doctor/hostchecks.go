@@ -158,13 +158,14 @@ func (d *Doctor) loginRecordsCheck(inst instance, add func(...Check)) {
 	case len(found) == 0:
 		add(Check{Name: name, Level: Warn,
 			Why: "no login records: neither " + files + " exists, so " + never,
-			Fix: "create the file (install -m 664 -o root -g utmp /dev/null /var/log/wtmp: login and sshd only append to an existing one); " +
-				"where the distro moved to wtmpdb, change the " + d.Config.TagPrefix + agent.TagRotate + " tag after each use instead"})
+			Fix: "record logins: create the wtmp file (install -m 664 -o root -g utmp /dev/null /var/log/wtmp: login and sshd only append to an existing one) " +
+				"or add pam_wtmpdb to the login session stack (Debian: apt install libpam-wtmpdb); else change the " +
+				d.Config.TagPrefix + agent.TagRotate + " tag after each use"})
 	case n == 0:
 		add(Check{Name: name, Level: Warn,
 			Why: "no login records in " + strings.Join(found, " and ") + ": nothing writes them, so " + never,
-			Fix: "check that login(1) and sshd record sessions there (where the distro moved to wtmpdb they do not: change the " +
-				d.Config.TagPrefix + agent.TagRotate + " tag after each use instead)"})
+			Fix: "check that logins on the console are recorded there (login(1) writes wtmp; pam_wtmpdb, where the login PAM stack has it, writes the database); else change the " +
+				d.Config.TagPrefix + agent.TagRotate + " tag after each use"})
 	default:
 		add(Check{Name: name, Level: Pass,
 			Why: fmt.Sprintf("%s: %d records; the password is rotated %s after each use", strings.Join(found, " and "), n, after)})

@@ -15,9 +15,9 @@ import (
 	"github.com/serialpass/serialpass/agent/console/consolecfg"
 	"github.com/serialpass/serialpass/agent/doctor"
 	"github.com/serialpass/serialpass/agent/imdsv2"
+	"github.com/serialpass/serialpass/agent/logins"
 	"github.com/serialpass/serialpass/agent/osexec"
 	"github.com/serialpass/serialpass/agent/secrets"
-	"github.com/serialpass/serialpass/agent/wtmp"
 )
 
 const doctorSummary = `Check every prerequisite of a serial-console login: instance metadata, tags,
@@ -26,8 +26,8 @@ console, getty, the user, console-only login. The secret is the one a pass
 would use: the secret tag in pull mode (DescribeSecret and GetSecretValue),
 the tag or secret_template in rotate mode (DescribeSecret only; a missing
 secret is created by the first pass). In rotate mode with rotate_after_use
-on, also the login records (/var/log/wtmp and wtmp.1) post-use rotation
-reads. Exit 0 when nothing fails.`
+on, also the login records post-use rotation reads (/var/log/wtmp and
+wtmp.1, and wtmpdb's /var/lib/wtmpdb/wtmp.db). Exit 0 when nothing fails.`
 
 // doctorTimeout bounds the whole check-up: it must answer off EC2 too.
 const doctorTimeout = 60 * time.Second
@@ -51,7 +51,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Console: consoleOptions(cfg),
 		IMDS:    doctor.NewHTTPMetadata(),
 		Host:    console.New(opts.root, osexec.Runner{}),
-		Logins:  wtmp.New(opts.root),
+		Logins:  logins.New(opts.root),
 	}
 	wireDoctorAWS(ctx, d)
 	checks := d.Run(ctx)

@@ -13,10 +13,10 @@ import (
 	"github.com/serialpass/serialpass/agent/console"
 	"github.com/serialpass/serialpass/agent/ec2tags"
 	"github.com/serialpass/serialpass/agent/imdsv2"
+	"github.com/serialpass/serialpass/agent/logins"
 	"github.com/serialpass/serialpass/agent/osexec"
 	"github.com/serialpass/serialpass/agent/secrets"
 	"github.com/serialpass/serialpass/agent/shadow"
-	"github.com/serialpass/serialpass/agent/wtmp"
 )
 
 // buildAgent loads the config, waits for instance metadata (up to
@@ -57,7 +57,7 @@ func buildAgent(ctx context.Context, o *commonOptions, stderr io.Writer) (*agent
 		Log:      log,
 		Admin:    store,
 		Verifier: cons,
-		Sessions: wtmp.New(o.root),
+		Sessions: logins.New(o.root),
 		Console:  consoleSetup{c: cons, o: cfg.Console},
 	}, cfg, nil
 }

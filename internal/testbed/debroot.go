@@ -44,16 +44,51 @@ Name=en* eth*
 DHCP=ipv4
 `
 
+// rootSpec is one cached Debian root: what mmdebstrap installs on top of
+// minbase, and the setup after it.
+type rootSpec struct {
+	suite    string
+	packages []string
+	// version changes whenever setup does.
+	version string
+	setup   func(t TB, root string)
+}
+
+var bookworm = rootSpec{suite: suite, packages: rootPackages, version: rootVersion, setup: func(t TB, work string) {
+	writeRootFile(t, filepath.Join(work, "etc/hostname"), "serialvm\n")
+	writeRootFile(t, filepath.Join(work, "etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 serialvm\n")
+	writeRootFile(t, filepath.Join(work, "etc/systemd/network/50-dhcp.network"), dhcpNetwork)
+	runTool(t, time.Minute, "chroot", work, "systemctl", "enable", "systemd-networkd.service", "systemd-networkd-wait-online.service")
+}}
+
+// trixieWtmpdb is Debian 13 with wtmpdb, the tool and library that write
+// and read the login database Debian 13 records logins in (pam_wtmpdb).
+var trixieWtmpdb = rootSpec{suite: "trixie", packages: []string{"wtmpdb"}, version: "1"}
+
 // Bookworm returns the cached Debian 12 root, building it on first use
 // (about 1 to 4 minutes). Do not change it: copy it with CopyRoot.
 // SERIALPASS_TEST_CACHE moves the cache, SERIALPASS_DEBIAN_MIRROR the mirror
 // (default: the one this machine's apt uses).
 func Bookworm(t TB) string {
 	t.Helper()
+	return cachedRoot(t, bookworm)
+}
+
+// TrixieWtmpdb returns a cached minimal Debian 13 root with wtmpdb
+// installed (about 40 s to build on first use), to run its wtmpdb in a
+// chroot. Do not change it: write under a directory of its tmp/ of the
+// test's own, or copy it with CopyRoot.
+func TrixieWtmpdb(t TB) string {
+	t.Helper()
+	return cachedRoot(t, trixieWtmpdb)
+}
+
+func cachedRoot(t TB, spec rootSpec) string {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatalf("building a Debian root needs root (mmdebstrap, chroot)")
 	}
-	dir := bookwormDir()
+	dir := spec.dir()
 	final := filepath.Join(dir, "root")
 	if isDir(final) {
 		return final
@@ -77,12 +112,11 @@ func Bookworm(t TB) string {
 	if err := os.RemoveAll(work); err != nil {
 		t.Fatalf("clearing %s: %v", work, err)
 	}
-	mirror := aptMirror()
-	runTool(t, 15*time.Minute, "mmdebstrap", "--variant=minbase", "--include="+strings.Join(rootPackages, ","), suite, work, mirror)
-	writeRootFile(t, filepath.Join(work, "etc/hostname"), "serialvm\n")
-	writeRootFile(t, filepath.Join(work, "etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 serialvm\n")
-	writeRootFile(t, filepath.Join(work, "etc/systemd/network/50-dhcp.network"), dhcpNetwork)
-	runTool(t, time.Minute, "chroot", work, "systemctl", "enable", "systemd-networkd.service", "systemd-networkd-wait-online.service")
+	// The mirror apt uses for bookworm serves every suite.
+	runTool(t, 15*time.Minute, "mmdebstrap", "--variant=minbase", "--include="+strings.Join(spec.packages, ","), spec.suite, work, aptMirror())
+	if spec.setup != nil {
+		spec.setup(t, work)
+	}
 	if err := os.Rename(work, final); err != nil {
 		t.Fatalf("caching the root: %v", err)
 	}
@@ -93,18 +127,18 @@ func Bookworm(t TB) string {
 // the kernel and initrd the VM boots) is already built, so that a caller
 // can tell a run that pays for mmdebstrap from one that does not.
 func BookwormCached() bool {
-	return isDir(filepath.Join(bookwormDir(), "root"))
+	return isDir(filepath.Join(bookworm.dir(), "root"))
 }
 
-// bookwormDir is the cache directory of the root: its name changes with
-// the suite, the packages and rootVersion.
-func bookwormDir() string {
+// dir is the cache directory of the root: its name changes with the
+// suite, the packages and the version.
+func (spec rootSpec) dir() string {
 	cache := os.Getenv("SERIALPASS_TEST_CACHE")
 	if cache == "" {
 		cache = defaultCacheDir
 	}
-	sum := sha256.Sum256([]byte(suite + " minbase " + strings.Join(rootPackages, ",") + " v" + rootVersion))
-	return filepath.Join(cache, suite+"-"+hex.EncodeToString(sum[:6]))
+	sum := sha256.Sum256([]byte(spec.suite + " minbase " + strings.Join(spec.packages, ",") + " v" + spec.version))
+	return filepath.Join(cache, spec.suite+"-"+hex.EncodeToString(sum[:6]))
 }
 
 // CopyRoot copies a cached root for one test; it goes when the test ends.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -236,6 +237,12 @@ func TestDoctorEndToEnd(t *testing.T) {
 		_, rotated, _, _ := w.doctorJSON("--config", cfg)
 		if c := rotated["login records"]; c.Status != "pass" || !strings.Contains(c.Why, "wtmp.1: 1 records") {
 			t.Errorf("login records = %+v, want a pass reading wtmp.1", c)
+		}
+		// And so do the logins Debian 13's pam_wtmpdb records in wtmpdb's database.
+		w.wtmpdb(fmt.Sprintf(`INSERT INTO wtmp (Type,User,Login,TTY,Service) VALUES(3,'ec2-serial',%d,'ttyS0','login');`, time.Now().UnixMicro()))
+		_, both, _, _ := w.doctorJSON("--config", cfg)
+		if c := both["login records"]; c.Status != "pass" || !strings.Contains(c.Why, "wtmp.1 and "+filepath.Join(w.root, "var/lib/wtmpdb/wtmp.db")+": 2 records") {
+			t.Errorf("login records = %+v, want a pass reading wtmp.1 and the wtmpdb database", c)
 		}
 		_, off, _, _ := w.doctorJSON("--config", w.config("console_only: false\nrotate_after_use: 0s\n"))
 		wantChecks(t, off, map[string]string{"login records": ""})

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -124,38 +125,64 @@ func TestRotateRefusedCalls(t *testing.T) {
 }
 
 func TestRotateAfterUse(t *testing.T) {
-	w := newWorld(t, nil, "i-0e2e0000000000d01", rotateTags)
-	cfg := w.config("rotate_after_use: 2s\n")
-	if code, _, errOut := w.once("--config", cfg); code != 0 {
-		t.Fatalf("first pass: %s", errOut)
-	}
-	v1, _ := w.checkRotateInvariant()
-	w.ageState(11 * time.Minute)
-	login := time.Now().Add(-5 * time.Minute).Truncate(time.Second).UTC()
-	w.appendWtmp(wtmp.Record{Type: wtmp.UserProcess, PID: 700, Line: "ttyS0", ID: "S0", User: "ec2-serial", Time: login})
+	moto := testbed.StartMoto(t)
+	// Each way a system records a console login: login(1)'s wtmp records,
+	// and Debian 13's pam_wtmpdb, which writes wtmpdb's database only.
+	for _, tc := range []struct {
+		name          string
+		instance      string
+		login, logout func(w *world, at time.Time)
+	}{
+		{"wtmp", "i-0e2e0000000000d01",
+			func(w *world, at time.Time) {
+				w.appendWtmp(wtmp.Record{Type: wtmp.UserProcess, PID: 700, Line: "ttyS0", ID: "S0", User: "ec2-serial", Time: at})
+			},
+			func(w *world, at time.Time) {
+				w.appendWtmp(wtmp.Record{Type: wtmp.DeadProcess, PID: 700, Line: "ttyS0", ID: "S0", Time: at})
+			}},
+		{"wtmpdb", "i-0e2e0000000000d02",
+			func(w *world, at time.Time) {
+				w.wtmpdb(fmt.Sprintf(`INSERT INTO wtmp (Type,User,Login,TTY,RemoteHost,Service) VALUES(3,'ec2-serial',%d,'ttyS0','','login');`, at.UnixMicro()))
+			},
+			func(w *world, at time.Time) {
+				w.wtmpdb(fmt.Sprintf(`UPDATE wtmp SET Logout = %d WHERE ID = (SELECT max(ID) FROM wtmp WHERE TTY = 'ttyS0');`, at.UnixMicro()))
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, moto, tc.instance, rotateTags)
+			cfg := w.config("rotate_after_use: 2s\n")
+			if code, _, errOut := w.once("--config", cfg); code != 0 {
+				t.Fatalf("first pass: %s", errOut)
+			}
+			v1, _ := w.checkRotateInvariant()
+			w.ageState(11 * time.Minute)
+			login := time.Now().Add(-5 * time.Minute).Truncate(time.Second).UTC()
+			tc.login(w, login)
 
-	if code, _, errOut := w.once("--config", cfg); code != 0 {
-		t.Fatalf("pass with an open session: %s", errOut)
-	}
-	if cur, _ := w.checkRotateInvariant(); cur != v1 {
-		t.Fatal("rotated while the user is still logged in")
-	}
-	if got := w.moto.InstanceTags(t, w.instance)["serialpass:status:last-login"]; got != login.Format(time.RFC3339) {
-		t.Errorf("last-login tag = %q, want %s", got, login.Format(time.RFC3339))
-	}
-	w.appendWtmp(wtmp.Record{Type: wtmp.DeadProcess, PID: 700, Line: "ttyS0", ID: "S0", Time: time.Now().UTC()})
-	if code, _, errOut := w.once("--config", cfg); code != 0 {
-		t.Fatalf("pass in the grace delay: %s", errOut)
-	}
-	if cur, _ := w.checkRotateInvariant(); cur != v1 {
-		t.Fatal("rotated before the grace delay")
-	}
-	time.Sleep(2500 * time.Millisecond)
-	if code, _, errOut := w.once("--config", cfg); code != 0 {
-		t.Fatalf("pass after the grace delay: %s", errOut)
-	}
-	if cur, _ := w.checkRotateInvariant(); cur == v1 {
-		t.Error("not rotated after the session ended and the grace passed")
+			if code, _, errOut := w.once("--config", cfg); code != 0 {
+				t.Fatalf("pass with an open session: %s", errOut)
+			}
+			if cur, _ := w.checkRotateInvariant(); cur != v1 {
+				t.Fatal("rotated while the user is still logged in")
+			}
+			if got := w.moto.InstanceTags(t, w.instance)["serialpass:status:last-login"]; got != login.Format(time.RFC3339) {
+				t.Errorf("last-login tag = %q, want %s", got, login.Format(time.RFC3339))
+			}
+			tc.logout(w, time.Now().UTC())
+			if code, _, errOut := w.once("--config", cfg); code != 0 {
+				t.Fatalf("pass in the grace delay: %s", errOut)
+			}
+			if cur, _ := w.checkRotateInvariant(); cur != v1 {
+				t.Fatal("rotated before the grace delay")
+			}
+			time.Sleep(2500 * time.Millisecond)
+			if code, _, errOut := w.once("--config", cfg); code != 0 {
+				t.Fatalf("pass after the grace delay: %s", errOut)
+			}
+			if cur, _ := w.checkRotateInvariant(); cur == v1 {
+				t.Error("not rotated after the session ended and the grace passed")
+			}
+		})
 	}
 }
 

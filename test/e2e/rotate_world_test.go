@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -136,5 +137,31 @@ func (w *world) appendWtmp(recs ...wtmp.Record) {
 		if _, err := f.Write(wtmp.Encode(r)); err != nil {
 			w.t.Fatal(err)
 		}
+	}
+}
+
+// wtmpdb runs SQL on the root's wtmpdb database as pam_wtmpdb does, with
+// the SQLite library (through Python's sqlite3), in Debian 13's layout:
+// var/log/wtmp.db, linked from var/lib/wtmpdb/wtmp.db. The table is
+// wtmpdb's own (lib/sqlite.c).
+func (w *world) wtmpdb(sql string) {
+	w.t.Helper()
+	link := filepath.Join(w.root, "var/lib/wtmpdb/wtmp.db")
+	if _, err := os.Lstat(link); err != nil {
+		for _, d := range []string{"var/log", "var/lib/wtmpdb"} {
+			if err := os.MkdirAll(filepath.Join(w.root, d), 0o755); err != nil {
+				w.t.Fatal(err)
+			}
+		}
+		if err := os.Symlink("../../log/wtmp.db", link); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	const table = `CREATE TABLE IF NOT EXISTS wtmp(ID INTEGER PRIMARY KEY, Type INTEGER, User TEXT NOT NULL, Login INTEGER, Logout INTEGER, TTY TEXT, RemoteHost TEXT, Service TEXT) STRICT;`
+	const prog = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.stdin.read())\nc.commit()\nc.close()\n"
+	cmd := exec.Command("python3", "-c", prog, filepath.Join(w.root, "var/log/wtmp.db"))
+	cmd.Stdin = strings.NewReader(table + sql)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		w.t.Fatalf("python3 sqlite3: %v\n%s", err, out)
 	}
 }
