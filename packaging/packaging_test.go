@@ -252,6 +252,7 @@ func TestPackages(t *testing.T) {
 				t.Error("packaged unit differs from systemd/serialpass.service")
 			}
 			checkBinary(t, files["usr/bin/serialpass"], a.machine)
+			checkRuns(t, files["usr/bin/serialpass"], a.goarch, version)
 			checkDebMeta(t, deb, files)
 		})
 		t.Run("rpm/"+a.goarch, func(t *testing.T) {

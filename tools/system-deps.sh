@@ -12,9 +12,12 @@ set -euo pipefail
 
 # shadow-utils (passwd) and perl for crypt(3); a Debian root and packages
 # (mmdebstrap, rpm, lintian); the serial-console VM (qemu, expect, socat,
-# e2fsprogs, ssh); systemd-analyze (systemd).
+# e2fsprogs, ssh); systemd-analyze (systemd); the arm64 binary run under
+# emulation (qemu-user-static); SQLite databases for the wtmpdb reader
+# (python3's sqlite3).
 pkgs=(passwd perl mmdebstrap rpm lintian qemu-system-x86 qemu-utils
-  expect socat e2fsprogs openssh-client systemd ca-certificates)
+  expect socat e2fsprogs openssh-client systemd ca-certificates
+  qemu-user-static python3)
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
   echo "system-deps: not a Debian machine (no dpkg-query/apt-get); install the equivalents of: ${pkgs[*]}" >&2
