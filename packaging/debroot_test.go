@@ -120,6 +120,14 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 	})
 	// prerm ran `serialpass cleanup`.
 	t.Run("console lines removed", func(t *testing.T) { checkConsoleRestored(t, root, consoleBefore) })
+	t.Run("password locked, account kept", func(t *testing.T) {
+		if hash := testbed.ShadowHash(t, root, "ec2-serial"); !strings.HasPrefix(hash, "!") {
+			t.Errorf("the managed user's password is not locked after remove (hash %.3s…)", hash)
+		}
+		if _, err := os.Stat(path("home/ec2-serial")); err != nil {
+			t.Errorf("the home directory went with the package: %v", err)
+		}
+	})
 
 	dpkg("-P", "serialpass")
 	t.Run("purged", func(t *testing.T) {
