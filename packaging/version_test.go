@@ -57,7 +57,7 @@ func TestGitVersionPackages(t *testing.T) {
 	}
 	deb, rpmFile := debs[0], rpms[0]
 	debName := regexp.MustCompile(`^serialpass_(.+)_amd64\.deb$`).FindStringSubmatch(filepath.Base(deb))
-	rpmName := regexp.MustCompile(`^serialpass-(.+)-1\.x86_64\.rpm$`).FindStringSubmatch(filepath.Base(rpmFile))
+	rpmName := regexp.MustCompile(`^serialpass-(.+)\.x86_64\.rpm$`).FindStringSubmatch(filepath.Base(rpmFile))
 	if debName == nil || rpmName == nil {
 		t.Fatalf("unexpected file names %s, %s", filepath.Base(deb), filepath.Base(rpmFile))
 	}
