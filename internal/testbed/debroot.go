@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -54,12 +55,31 @@ type rootSpec struct {
 	setup   func(t TB, root string)
 }
 
-var bookworm = rootSpec{suite: suite, packages: rootPackages, version: rootVersion, setup: func(t TB, work string) {
+var bookworm = rootSpec{suite: suite, packages: rootPackages, version: rootVersion, setup: vmSetup}
+
+// trixie is Debian 13 for the VM, with what its standard install records
+// logins with: pam_wtmpdb (libpam-wtmpdb, in common-session) and wtmpdb.
+var trixie = rootSpec{suite: "trixie", version: "1", setup: vmSetup,
+	packages: append(slices.Clone(rootPackages), "libpam-wtmpdb", "wtmpdb")}
+
+// vmSetup names the host and brings the network up with DHCP.
+func vmSetup(t TB, work string) {
 	writeRootFile(t, filepath.Join(work, "etc/hostname"), "serialvm\n")
 	writeRootFile(t, filepath.Join(work, "etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 serialvm\n")
 	writeRootFile(t, filepath.Join(work, "etc/systemd/network/50-dhcp.network"), dhcpNetwork)
 	runTool(t, time.Minute, "chroot", work, "systemctl", "enable", "systemd-networkd.service", "systemd-networkd-wait-online.service")
-}}
+}
+
+// Trixie returns the cached Debian 13 root for the VM (the packages of
+// Bookworm's, and pam_wtmpdb), building it on first use (1 to 4 minutes).
+// Do not change it: copy it with CopyRoot.
+func Trixie(t TB) string {
+	t.Helper()
+	return cachedRoot(t, trixie)
+}
+
+// TrixieCached is BookwormCached for Trixie.
+func TrixieCached() bool { return isDir(filepath.Join(trixie.dir(), "root")) }
 
 // trixieWtmpdb is Debian 13 with wtmpdb, the tool and library that write
 // and read the login database Debian 13 records logins in (pam_wtmpdb).

@@ -44,11 +44,7 @@ func TestSerialConsoleLogin(t *testing.T) {
 	if os.Getenv("SERIALPASS_SKIP_VM") == "1" {
 		t.Skip("SERIALPASS_SKIP_VM=1")
 	}
-	for _, tool := range []string{"qemu-system-x86_64", "mmdebstrap", "socat", "expect", "ssh", "mkfs.ext4", "dpkg", "chroot"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: apt-get install qemu-system-x86 mmdebstrap socat expect openssh-client e2fsprogs", tool)
-		}
-	}
+	needVMTools(t)
 	start := time.Now()
 	repo := testbed.RepoRoot(t)
 	cached := testbed.BookwormCached()
@@ -63,19 +59,13 @@ func TestSerialConsoleLogin(t *testing.T) {
 	pw := "Vm-" + randomHex(t, 12)
 	moto.CreateSecret(t, secretName, pw)
 	stored, versionID := readSecret(t, moto)
-	imds := startIMDS(t, repo, map[string]string{"serialpass:secret": secretName})
+	imds := startIMDS(t, repo, instanceID, map[string]string{"serialpass:secret": secretName})
 
 	ctlPW := "Ctl-" + randomHex(t, 12)
 	root := guestRoot(t, base, deb, controlUser, ctlPW)
 	writeFile(t, filepath.Join(root, "etc/default/serialpass"),
 		"AWS_ENDPOINT_URL=http://169.254.169.253:4566\n")
-	img := diskImage(t, root)
-	vmlinuz, initrd := kernel(t, root)
-	t.Logf("disk ready after %s", time.Since(start).Round(time.Second))
-
 	dir := t.TempDir()
-	fwdIMDS := forwarder(t, dir, "fwd-imds", imds)
-	fwdAPI := forwarder(t, dir, "fwd-api", strings.TrimPrefix(moto.Endpoint, "http://"))
 	pwFile, ctlFile := filepath.Join(dir, "pw"), filepath.Join(dir, "control-pw")
 	for p, secret := range map[string]string{pwFile: stored, ctlFile: ctlPW} {
 		if err := os.WriteFile(p, []byte(secret), 0o600); err != nil {
@@ -83,22 +73,64 @@ func TestSerialConsoleLogin(t *testing.T) {
 		}
 	}
 	sshPort := freePort(t)
+	vm := vmRun{root: root, script: "login.exp", args: []string{user, pwFile, controlUser, ctlFile, fmt.Sprint(sshPort)},
+		imds: imds, api: strings.TrimPrefix(moto.Endpoint, "http://"), sshPort: sshPort}
+	text := vm.boot(t, start)
+
+	checkLog(t, text, map[string]string{"the console password": stored, "the control password": ctlPW})
+	for _, p := range issueProblems(text, versionID, stored) {
+		t.Error(p)
+	}
+	if got := moto.InstanceTags(t, instanceID)["serialpass:status"]; got != "ready" {
+		t.Errorf("serialpass:status tag in moto = %q, want ready", got)
+	}
+}
+
+func needVMTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"qemu-system-x86_64", "mmdebstrap", "socat", "expect", "ssh", "mkfs.ext4", "dpkg", "chroot"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: apt-get install qemu-system-x86 mmdebstrap socat expect openssh-client e2fsprogs", tool)
+		}
+	}
+}
+
+// vmRun is one boot of a guest root under an expect script.
+type vmRun struct {
+	root   string   // the guest's root, the package installed
+	script string   // the expect script, under testdata
+	args   []string // the script's arguments before QEMU's argv
+	// imds and api are the host:port of our IMDS emulator and of moto.
+	imds, api string
+	sshPort   int // the host port forwarded to the guest's sshd; 0: none
+}
+
+// boot makes the disk image, boots it with the script driving ttyS0
+// (bounded by budget), and returns the serial log; the test fails when
+// the script does. start is when the test began, for the log.
+func (r vmRun) boot(t *testing.T, start time.Time) string {
+	t.Helper()
+	img := diskImage(t, r.root)
+	vmlinuz, initrd := kernel(t, r.root)
+	t.Logf("disk ready after %s", time.Since(start).Round(time.Second))
+	dir := t.TempDir()
+	netdev := "user,id=n0,restrict=on,net=169.254.169.0/24,host=169.254.169.2," +
+		"guestfwd=tcp:169.254.169.254:80-cmd:" + forwarder(t, dir, "fwd-imds", r.imds) + "," +
+		"guestfwd=tcp:169.254.169.253:4566-cmd:" + forwarder(t, dir, "fwd-api", r.api)
+	if r.sshPort != 0 {
+		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:22", r.sshPort)
+	}
 	qemu := []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
 		"-kernel", vmlinuz, "-initrd", initrd,
 		"-append", "console=ttyS0,115200 root=/dev/vda rw panic=-1",
 		"-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot",
 		"-drive", "file=" + img + ",format=raw,if=virtio,cache=unsafe",
-		"-netdev", "user,id=n0,restrict=on,net=169.254.169.0/24,host=169.254.169.2," +
-			"guestfwd=tcp:169.254.169.254:80-cmd:" + fwdIMDS + "," +
-			"guestfwd=tcp:169.254.169.253:4566-cmd:" + fwdAPI + "," +
-			fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:22", sshPort),
-		"-device", "virtio-net-pci,netdev=n0"}
+		"-netdev", netdev, "-device", "virtio-net-pci,netdev=n0"}
 
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	serialLog := filepath.Join(dir, "serial.log")
-	args := append([]string{"-f", filepath.Join(repo, "test/vm/testdata/login.exp"),
-		user, pwFile, controlUser, ctlFile, fmt.Sprint(sshPort)}, qemu...)
+	args := append(append([]string{"-f", filepath.Join(testbed.RepoRoot(t), "test/vm/testdata", r.script)}, r.args...), qemu...)
 	cmd := exec.CommandContext(ctx, "expect", args...)
 	log, err := os.Create(serialLog)
 	if err != nil {
@@ -111,20 +143,13 @@ func TestSerialConsoleLogin(t *testing.T) {
 	elapsed := time.Since(bootStart)
 	out, _ := os.ReadFile(serialLog)
 	text := string(out)
-	keepLog(t, serialLog)
+	keepLog(t, serialLog, r.script)
 	t.Logf("VM milestones: %s", milestones(text))
 	if runErr != nil {
 		t.Fatalf("expect: %v after %s\n%s", runErr, elapsed.Round(time.Second), tail(text, 80))
 	}
 	t.Logf("VM: %s from boot to power-off", elapsed.Round(time.Second))
-
-	checkLog(t, text, map[string]string{"the console password": stored, "the control password": ctlPW})
-	for _, p := range issueProblems(text, versionID, stored) {
-		t.Error(p)
-	}
-	if got := moto.InstanceTags(t, instanceID)["serialpass:status"]; got != "ready" {
-		t.Errorf("serialpass:status tag in moto = %q, want ready", got)
-	}
+	return text
 }
 
 // checkWallTime holds the whole test to the budget when the root and its
@@ -188,7 +213,7 @@ func readSecret(t *testing.T, m *testbed.Moto) (value, versionID string) {
 
 // startIMDS builds and runs our IMDS emulator on a free loopback port and
 // returns its host:port.
-func startIMDS(t *testing.T, repo string, tags map[string]string) string {
+func startIMDS(t *testing.T, repo, instance string, tags map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "imdsemu")
@@ -202,7 +227,7 @@ func startIMDS(t *testing.T, repo string, tags map[string]string) string {
 	if err := os.WriteFile(tagsFile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-instance-id", instanceID, "-region", testbed.MotoRegion, "-tags-file", tagsFile)
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-instance-id", instance, "-region", testbed.MotoRegion, "-tags-file", tagsFile)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +281,7 @@ func randomHex(t *testing.T, n int) string {
 
 // milestones turns the script's VMTEST-NAME <ms> marks into offsets.
 func milestones(text string) string {
-	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|LOGGEDIN|LOGOUT|RELOGGEDIN|SSH-CONTROL|SSH-REFUSED|POWEROFF) (\d+)`)
+	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|PASSWORD|LOGGEDIN|LOGOUT|RELOGGEDIN|SSH-CONTROL|SSH-REFUSED|POWEROFF) (\d+)`)
 	var first int64
 	var parts []string
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
@@ -270,9 +295,13 @@ func milestones(text string) string {
 	return strings.Join(parts, ", ")
 }
 
-// keepLog copies the serial log where CI can pick it up when asked.
-func keepLog(t *testing.T, p string) {
+// keepLog copies the serial log where CI can pick it up when asked:
+// SERIALPASS_VM_LOG, with the script's name added after the first VM.
+func keepLog(t *testing.T, p, script string) {
 	if dst := os.Getenv("SERIALPASS_VM_LOG"); dst != "" {
+		if script != "login.exp" {
+			dst += "." + strings.TrimSuffix(script, ".exp")
+		}
 		if data, err := os.ReadFile(p); err == nil {
 			_ = os.WriteFile(dst, data, 0o644)
 		}
