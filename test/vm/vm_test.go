@@ -281,7 +281,7 @@ func randomHex(t *testing.T, n int) string {
 
 // milestones turns the script's VMTEST-NAME <ms> marks into offsets.
 func milestones(text string) string {
-	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|PASSWORD|LOGGEDIN|LOGOUT|RELOGGEDIN|SSH-CONTROL|SSH-REFUSED|POWEROFF) (\d+)`)
+	re := regexp.MustCompile(`VMTEST-(BOOT|PROMPT|PASSWORD|LOGGEDIN|LOGOUT|ROTATED|OLD-REFUSED|RELOGGEDIN|SSH-CONTROL|SSH-REFUSED|POWEROFF) (\d+)`)
 	var first int64
 	var parts []string
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
