@@ -77,6 +77,9 @@ func TestRotateModeOnDebian13(t *testing.T) {
 		{"the agent's log lines", `serialpass\[\d+\]: time=\S+ level=INFO `},
 		{"the rotation after use in the journal", `serialpass\[\d+\]: time=\S+ level=INFO msg=rotating [^\n]*why="the user's login session ended"`},
 		{"the old password refused", `VMTEST-OLD-REFUSED \d+`},
+		{"doctor exiting 0", `DOCTOR-EXIT=0\r*\n`},
+		{"doctor reading the login records", `✓ login records +/var/log/wtmp and /var/lib/wtmpdb/wtmp\.db: \d+ records; the password is rotated 5s after each use`},
+		{"doctor: the secret", `✓ secret described +`},
 		{"the new password logging in", `VMTEST-RELOGGEDIN \d+`},
 		{"no failed units", `FAILED-UNITS=0\r*\n`},
 	} {
