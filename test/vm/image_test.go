@@ -28,6 +28,42 @@ func guestRoot(t *testing.T, base, deb, ctlUser, ctlPW string) string {
 	return root
 }
 
+// firstBootUnit installs serialpass from its binary at first boot through
+// serialpass itself (kardianos/service on the live systemd), as the
+// cloud-init runcmd of docs/deploy.md's tarball install does.
+const firstBootUnit = `[Unit]
+Description=VM test: serialpass install and start, as cloud-init's runcmd would
+ConditionPathExists=!/etc/systemd/system/serialpass.service
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/serialpass install
+ExecStart=/usr/bin/serialpass start
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// tarballRoot copies the cached root for one run with serialpass as a
+// tarball install leaves it: the binary from the package at
+// /usr/bin/serialpass (where the unit runs it), no package, and a
+// first-boot unit that runs serialpass install and start.
+func tarballRoot(t *testing.T, base, deb string) string {
+	t.Helper()
+	root := testbed.CopyRoot(t, base)
+	files := filepath.Join(t.TempDir(), "deb")
+	run(t, time.Minute, "dpkg-deb", "-x", deb, files)
+	run(t, time.Minute, "install", "-m", "0755", filepath.Join(files, "usr/bin/serialpass"), filepath.Join(root, "usr/bin/serialpass"))
+	writeFile(t, filepath.Join(root, "etc/systemd/system/vmtest-firstboot.service"), firstBootUnit)
+	if err := os.Symlink("/etc/systemd/system/vmtest-firstboot.service",
+		filepath.Join(root, "etc/systemd/system/multi-user.target.wants/vmtest-firstboot.service")); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // diskImage makes a raw ext4 image of root without loop mounts.
 func diskImage(t *testing.T, root string) string {
 	t.Helper()

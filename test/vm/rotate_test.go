@@ -33,7 +33,10 @@ const (
 // rotates the password rotate_after_use after the logout; then the old
 // password is refused on ttyS0 and the new one, read from moto again, logs
 // in. The 10-minute rule is met by moving the agent's record of its last
-// rotation back, as test/e2e does.
+// rotation back, as test/e2e does. serialpass is installed the tarball
+// way: its binary only, and `serialpass install` and `serialpass start`
+// at first boot (kardianos/service on the live systemd); `serialpass
+// uninstall` at the end takes the unit away again.
 func TestRotateModeOnDebian13(t *testing.T) {
 	if os.Getenv("SERIALPASS_SKIP_VM") == "1" {
 		t.Skip("SERIALPASS_SKIP_VM=1")
@@ -49,7 +52,7 @@ func TestRotateModeOnDebian13(t *testing.T) {
 
 	moto := testbed.StartMoto(t)
 	imds := startIMDS(t, repo, rotateInstance, map[string]string{"serialpass:mode": "rotate"})
-	root := guestRoot(t, base, deb, controlUser, "Ctl-"+randomHex(t, 12))
+	root := tarballRoot(t, base, deb)
 	writeFile(t, filepath.Join(root, "etc/default/serialpass"), "AWS_ENDPOINT_URL=http://169.254.169.253:4566\n")
 	// The AMI owner's config: a pass every 10 s, rotation 5 s after use.
 	writeFile(t, filepath.Join(root, "etc/serialpass/config.yaml"), "interval: 10s\nrotate_after_use: 5s\n")
@@ -78,6 +81,9 @@ func TestRotateModeOnDebian13(t *testing.T) {
 		{"the rotation after use in the journal", `serialpass\[\d+\]: time=\S+ level=INFO msg=rotating [^\n]*why="the user's login session ended"`},
 		{"the old password refused", `VMTEST-OLD-REFUSED \d+`},
 		{"doctor exiting 0", `DOCTOR-EXIT=0\r*\n`},
+		{"the unit serialpass install wrote", `UNIT /etc/systemd/system/serialpass\.service`},
+		{"service-status after uninstall", `not installed\s+SERVICE-EXIT=4`},
+		{"no unit after uninstall", `UNIT-AFTER-UNINSTALL=1`},
 		{"doctor reading the login records", `✓ login records +/var/log/wtmp and /var/lib/wtmpdb/wtmp\.db: \d+ records; the password is rotated 5s after each use`},
 		{"doctor: the secret", `✓ secret described +`},
 		{"the new password logging in", `VMTEST-RELOGGEDIN \d+`},
