@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/serialpass/serialpass/internal/testbed"
 )
 
 // The files these tests read are written by the SQLite library itself,
@@ -20,20 +21,12 @@ import (
 // schema is wtmpdb's own CREATE TABLE (lib/sqlite.c).
 const schema = `CREATE TABLE IF NOT EXISTS wtmp(ID INTEGER PRIMARY KEY, Type INTEGER, User TEXT NOT NULL, Login INTEGER, Logout INTEGER, TTY TEXT, RemoteHost TEXT, Service TEXT) STRICT;`
 
-// sqliteFile runs sql with Python's sqlite3 on a new database and returns
-// its path. The SQL goes on stdin.
+// sqliteFile runs sql with the SQLite library on a new database and
+// returns its path.
 func sqliteFile(t *testing.T, sql string) string {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Fatal("python3 (its sqlite3 module writes the test databases) not found: apt-get install python3")
-	}
 	p := filepath.Join(t.TempDir(), "wtmp.db")
-	const prog = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.stdin.read())\nc.commit()\nc.close()\n"
-	cmd := exec.Command("python3", "-c", prog, p)
-	cmd.Stdin = strings.NewReader(sql)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("python3 sqlite3: %v\n%s", err, out)
-	}
+	testbed.SQLite(t, p, sql)
 	return p
 }
 

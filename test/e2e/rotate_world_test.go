@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -141,7 +140,7 @@ func (w *world) appendWtmp(recs ...wtmp.Record) {
 }
 
 // wtmpdb runs SQL on the root's wtmpdb database as pam_wtmpdb does, with
-// the SQLite library (through Python's sqlite3), in Debian 13's layout:
+// the SQLite library (testbed.SQLite), in Debian 13's layout:
 // var/log/wtmp.db, linked from var/lib/wtmpdb/wtmp.db. The table is
 // wtmpdb's own (lib/sqlite.c).
 func (w *world) wtmpdb(sql string) {
@@ -158,10 +157,5 @@ func (w *world) wtmpdb(sql string) {
 		}
 	}
 	const table = `CREATE TABLE IF NOT EXISTS wtmp(ID INTEGER PRIMARY KEY, Type INTEGER, User TEXT NOT NULL, Login INTEGER, Logout INTEGER, TTY TEXT, RemoteHost TEXT, Service TEXT) STRICT;`
-	const prog = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.stdin.read())\nc.commit()\nc.close()\n"
-	cmd := exec.Command("python3", "-c", prog, filepath.Join(w.root, "var/log/wtmp.db"))
-	cmd.Stdin = strings.NewReader(table + sql)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		w.t.Fatalf("python3 sqlite3: %v\n%s", err, out)
-	}
+	testbed.SQLite(w.t, filepath.Join(w.root, "var/log/wtmp.db"), table+sql)
 }

@@ -38,17 +38,7 @@ const (
 // at first boot (kardianos/service on the live systemd); `serialpass
 // uninstall` at the end takes the unit away again.
 func TestRotateModeOnDebian13(t *testing.T) {
-	if os.Getenv("SERIALPASS_SKIP_VM") == "1" {
-		t.Skip("SERIALPASS_SKIP_VM=1")
-	}
-	needVMTools(t)
-	start := time.Now()
-	repo := testbed.RepoRoot(t)
-	cached := testbed.TrixieCached()
-	defer func() { checkWallTime(t, time.Since(start), cached) }()
-	base := testbed.Trixie(t)
-	deb := buildDeb(t, repo)
-	t.Logf("root and package ready after %s", time.Since(start).Round(time.Second))
+	start, repo, base, deb := prepare(t, testbed.TrixieCached, testbed.Trixie)
 
 	moto := testbed.StartMoto(t)
 	imds := startIMDS(t, repo, rotateInstance, map[string]string{"serialpass:mode": "rotate"})

@@ -41,19 +41,7 @@ const (
 )
 
 func TestSerialConsoleLogin(t *testing.T) {
-	if os.Getenv("SERIALPASS_SKIP_VM") == "1" {
-		t.Skip("SERIALPASS_SKIP_VM=1")
-	}
-	needVMTools(t)
-	start := time.Now()
-	repo := testbed.RepoRoot(t)
-	cached := testbed.BookwormCached()
-	// Deferred: the wall time is logged (and held to the budget) also when
-	// the test stops early.
-	defer func() { checkWallTime(t, time.Since(start), cached) }()
-	base := testbed.Bookworm(t)
-	deb := buildDeb(t, repo)
-	t.Logf("root and package ready after %s", time.Since(start).Round(time.Second))
+	start, repo, base, deb := prepare(t, testbed.BookwormCached, testbed.Bookworm)
 
 	moto := testbed.StartMoto(t)
 	pw := "Vm-" + randomHex(t, 12)
@@ -84,6 +72,27 @@ func TestSerialConsoleLogin(t *testing.T) {
 	if got := moto.InstanceTags(t, instanceID)["serialpass:status"]; got != "ready" {
 		t.Errorf("serialpass:status tag in moto = %q, want ready", got)
 	}
+}
+
+// prepare skips when asked, checks the tools, and returns when the test
+// began, the repository, the cached Debian root (cached tells whether it
+// was built already) and a freshly built .deb. The test's wall time is
+// logged, and held to the budget when the root was cached, when it ends,
+// also early.
+func prepare(t *testing.T, cached func() bool, root func(testbed.TB) string) (start time.Time, repo, base, deb string) {
+	t.Helper()
+	if os.Getenv("SERIALPASS_SKIP_VM") == "1" {
+		t.Skip("SERIALPASS_SKIP_VM=1")
+	}
+	needVMTools(t)
+	start = time.Now()
+	repo = testbed.RepoRoot(t)
+	wasCached := cached()
+	t.Cleanup(func() { checkWallTime(t, time.Since(start), wasCached) })
+	base = root(t)
+	deb = buildDeb(t, repo)
+	t.Logf("root and package ready after %s", time.Since(start).Round(time.Second))
+	return start, repo, base, deb
 }
 
 func needVMTools(t *testing.T) {
