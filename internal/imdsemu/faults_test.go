@@ -49,14 +49,16 @@ func TestDelay(t *testing.T) {
 	s.SetDelay(200 * time.Millisecond)
 	begin := time.Now()
 	token(t, s)
-	if d := time.Since(begin); d < 200*time.Millisecond {
-		t.Errorf("answered after %v, want at least 200ms", d)
+	delayed := time.Since(begin)
+	if delayed < 200*time.Millisecond {
+		t.Errorf("answered after %v, want at least 200ms", delayed)
 	}
 	s.SetDelay(0)
 	begin = time.Now()
 	token(t, s)
-	if d := time.Since(begin); d > 150*time.Millisecond {
-		t.Errorf("answered after %v without delay", d)
+	// Relative, not absolute: a loaded machine slows both answers alike.
+	if d := time.Since(begin); d >= delayed {
+		t.Errorf("answered after %v without delay, no sooner than the %v with it", d, delayed)
 	}
 }
 
