@@ -69,14 +69,40 @@ func TestNextPassIsWhenThePassActs(t *testing.T) {
 			}
 		})
 	}
-	t.Run("an open session: no grace end known yet", func(t *testing.T) {
-		r := newRotRig(t, nil)
-		r.mustPass()
-		r.advance(2 * time.Hour)
-		r.sessions.ss = []agent.Session{{User: rigUser, Line: "ttyS0", Login: rigStart.Add(time.Hour)}}
-		res := r.mustPass()
-		maxAgeDue(t, res.NextPass)
-	})
+	// A session still open: the next pass looks for its end after the
+	// grace delay (a minute at least), then rotates the grace after it.
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		wait  time.Duration
+	}{
+		{"an open session: look again after the grace delay", time.Hour, time.Hour},
+		{"an open session, short grace: look again after a minute", 10 * time.Second, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRotRig(t, nil)
+			r.agent.Config.RotateAfterUse = agent.Duration(tc.grace)
+			r.mustPass()
+			r.advance(2 * time.Hour)
+			login := rigStart.Add(time.Hour)
+			r.sessions.ss = []agent.Session{{User: rigUser, Line: "ttyS0", Login: login}}
+			res := r.mustPass()
+			if want := r.clock.now.Add(tc.wait); !res.NextPass.Equal(want) || res.Rotated {
+				t.Fatalf("NextPass = %s (rotated %v), want %s", res.NextPass, res.Rotated, want)
+			}
+			logout := r.clock.now.Add(tc.wait / 2)
+			r.clock.now = res.NextPass
+			r.sessions.ss[0].Logout = logout
+			if res = r.mustPass(); res.Rotated != !logout.Add(tc.grace).After(r.clock.now) {
+				t.Fatalf("the pass at NextPass after a logout at %s: rotated %v", logout, res.Rotated)
+			}
+			if !res.Rotated {
+				if want := logout.Add(tc.grace); !res.NextPass.Equal(want) {
+					t.Fatalf("NextPass = %s after the logout, want the end of the grace %s", res.NextPass, want)
+				}
+			}
+		})
+	}
 	t.Run("pull without enable-until: none", func(t *testing.T) {
 		r := newRotRig(t, map[string]string{"serialpass:secret": "fleet/console"})
 		putCurrent(t, r, "fleet/console", "Fleet-Passw0rd-1")

@@ -201,12 +201,35 @@ func (a *Agent) nextDue(st *State, t target, name string, lb labels, sessions []
 	if grace := a.Config.RotateAfterUse.D(); grace > 0 {
 		if ended, used := lastUse(st, sessions); used {
 			due(ended.Add(grace))
+		} else if inUse(st, sessions) {
+			// Still logged in: look for the session's end again after the
+			// grace delay (a minute at least), so that the rotation after
+			// use is at most that late when the interval is longer.
+			due(now.Add(max(grace, sessionRecheck)))
 		}
 	}
 	if !st.LastRotation.IsZero() {
 		due(a.ageDue(st, t, name))
 	}
 	return next
+}
+
+// sessionRecheck is the shortest wait before a pass looks again for the
+// end of a session that is still open.
+const sessionRecheck = time.Minute
+
+// inUse tells whether a session that began after the last rotation is
+// still open.
+func inUse(st *State, ss []Session) bool {
+	if st.LastRotation.IsZero() {
+		return false
+	}
+	for _, s := range ss {
+		if s.Login.After(st.LastRotation) && s.Logout.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 // earliest returns the earlier of two times, a zero one standing for none.
