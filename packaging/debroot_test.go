@@ -17,12 +17,7 @@ import (
 // it over an edited config, removes it (the lines go, every other byte of
 // those files stays) and purges it.
 func TestDebInstallUpgradePurge(t *testing.T) {
-	skipIfAsked(t)
-	needTools(t, "dpkg-deb", "mmdebstrap", "cp", "systemctl")
-	if os.Geteuid() != 0 {
-		t.Fatal("the Debian root test needs root (dpkg --root runs scripts in a chroot); set SERIALPASS_SKIP_PACKAGING=1 to skip")
-	}
-	base := testbed.Bookworm(t)
+	base := packagingRoot(t, "dpkg-deb")
 	root := testbed.CopyRoot(t, base)
 	path := func(p string) string { return filepath.Join(root, p) }
 	dpkg := func(args ...string) string {
@@ -144,6 +139,19 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 			}
 		}
 	})
+}
+
+// packagingRoot skips when asked, checks the tools, and returns the cached
+// Debian root to copy: installing into it runs the package's scripts in a
+// chroot, which needs root.
+func packagingRoot(t *testing.T, tools ...string) string {
+	t.Helper()
+	skipIfAsked(t)
+	needTools(t, append(tools, "mmdebstrap", "cp", "systemctl")...)
+	if os.Geteuid() != 0 {
+		t.Fatal("installing into the Debian root needs root (the package's scripts run in a chroot); set SERIALPASS_SKIP_PACKAGING=1 to skip")
+	}
+	return testbed.Bookworm(t)
 }
 
 // checkPresetDisables installs the .deb into a root of its own whose admin

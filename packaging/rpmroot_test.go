@@ -19,12 +19,7 @@ import (
 // /bin/sh, as on Amazon Linux, and systemctl works on it offline as during
 // an image build.
 func TestRPMInstallUpgradeErase(t *testing.T) {
-	skipIfAsked(t)
-	needTools(t, "rpm", "mmdebstrap", "cp", "systemctl")
-	if os.Geteuid() != 0 {
-		t.Fatal("the rpm root test needs root (rpm --root runs scriptlets in a chroot); set SERIALPASS_SKIP_PACKAGING=1 to skip")
-	}
-	root := testbed.CopyRoot(t, testbed.Bookworm(t))
+	root := testbed.CopyRoot(t, packagingRoot(t, "rpm"))
 	path := func(p string) string { return filepath.Join(root, p) }
 	// --nodeps: the Debian root's packages are not in the rpm database.
 	rpm := func(args ...string) string {
