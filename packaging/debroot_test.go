@@ -151,6 +151,7 @@ func packagingRoot(t *testing.T, tools ...string) string {
 	if os.Geteuid() != 0 {
 		t.Fatal("installing into the Debian root needs root (the package's scripts run in a chroot); set SERIALPASS_SKIP_PACKAGING=1 to skip")
 	}
+	testbed.Exclusive(t)
 	return testbed.Bookworm(t)
 }
 

@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/serialpass/serialpass/agent"
+	"github.com/serialpass/serialpass/internal/testbed"
 	"github.com/serialpass/serialpass/systemd"
 )
 
@@ -207,6 +208,7 @@ func buildPackages(t *testing.T, env ...string) string {
 func TestPackages(t *testing.T) {
 	skipIfAsked(t)
 	needTools(t, "dpkg-deb", "lintian", "rpm")
+	testbed.Exclusive(t)
 	const version = "0.9.0"
 	dist := buildPackages(t, "VERSION="+version)
 	arches := []struct {

@@ -40,6 +40,7 @@ func buildScript(t *testing.T, env []string, args ...string) string {
 func TestGitVersionPackages(t *testing.T) {
 	skipIfAsked(t)
 	needTools(t, "git", "dpkg", "dpkg-deb", "rpm")
+	testbed.Exclusive(t)
 	nfpm := filepath.Join(repoRoot(t), "bin", "nfpm")
 	if _, err := os.Stat(nfpm); err != nil {
 		t.Fatalf("%s missing: run 'make tools'", nfpm)

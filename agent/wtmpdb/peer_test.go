@@ -22,6 +22,7 @@ import (
 // sessions still open, and sessions a boot cut short ("crash", which we
 // end at that boot).
 func TestAgainstWtmpdb(t *testing.T) {
+	testbed.Exclusive(t)
 	root := testbed.TrixieWtmpdb(t)
 	dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "serialpass-wtmpdb-")
 	if err != nil {

@@ -85,6 +85,7 @@ func prepare(t *testing.T, cached func() bool, root func(testbed.TB) string) (st
 		t.Skip("SERIALPASS_SKIP_VM=1")
 	}
 	needVMTools(t)
+	testbed.Exclusive(t)
 	start = time.Now()
 	repo = testbed.RepoRoot(t)
 	wasCached := cached()
