@@ -156,9 +156,12 @@ func (d DB) Sessions(_ context.Context, user string) ([]agent.Session, error) {
 // a year of logins of a busy host is a few megabytes).
 const maxSize = 256 << 20
 
-// snapshotTries is how often Entries reads the file again when a write
-// transaction overlapped the read.
-const snapshotTries = 3
+// snapshotTries is how often Entries reads the file when a write
+// transaction overlapped the read, snapshotPause apart.
+const (
+	snapshotTries = 3
+	snapshotPause = 50 * time.Millisecond
+)
 
 // Entries reads the database's wtmp table; ok is false when there is no
 // database. Without taking SQLite's locks (a reader holding them could make
@@ -172,7 +175,10 @@ func (d DB) Entries() (entries []Entry, ok bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("reading login records %q: %w", d.Path, err)
 	}
-	for range snapshotTries {
+	for try := range snapshotTries {
+		if try > 0 {
+			time.Sleep(snapshotPause) // a write transaction takes milliseconds
+		}
 		data, exists, err := readSnapshot(p)
 		switch {
 		case err != nil:
@@ -181,6 +187,8 @@ func (d DB) Entries() (entries []Entry, ok bool, err error) {
 			return nil, false, nil
 		case data == nil:
 			continue // a write overlapped: read again
+		case len(data) == 0:
+			return nil, true, nil // SQLite's empty database: no records yet
 		}
 		es, err := Entries(data)
 		if err != nil {
@@ -211,6 +219,9 @@ func readSnapshot(p string) (data []byte, exists bool, err error) {
 	}
 	if len(data) > maxSize {
 		return nil, true, fmt.Errorf("larger than %d MB", maxSize>>20)
+	}
+	if len(data) == 0 {
+		return []byte{}, true, nil
 	}
 	if len(data) < 100 {
 		return nil, true, fmt.Errorf("not an SQLite database (%d bytes)", len(data))

@@ -118,6 +118,9 @@ INSERT INTO wtmp (Type, User, Login, Logout, TTY, Service) VALUES (3, 'ec2-seria
 			writeFile(t, file, []byte("garbage"))
 		}},
 		{name: "no database", link: "../../log/absent.db", want: nil},
+		{name: "an empty file (SQLite's empty database)", link: "../../log/wtmp.db", want: nil, prepare: func(t *testing.T, file string) {
+			writeFile(t, file, nil)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, file := rootWithDB(t, rows, tc.link)
