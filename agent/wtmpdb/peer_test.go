@@ -15,7 +15,7 @@ import (
 )
 
 // TestAgainstWtmpdb holds the reader to wtmpdb itself. Debian 13's wtmpdb
-// 0.73 (a cached trixie root, run in a chroot) writes the database, with
+// 0.73 (a copy of the cached trixie root of the VM test, run in a chroot) writes the database, with
 // its own library: it imports a legacy wtmp file of logins and logouts,
 // then records a boot. After each step its `wtmpdb last --json` reading of
 // the database must agree with ours, entry for entry: logins, logouts,
@@ -23,13 +23,9 @@ import (
 // end at that boot).
 func TestAgainstWtmpdb(t *testing.T) {
 	testbed.Exclusive(t)
-	root := testbed.TrixieWtmpdb(t)
-	dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "serialpass-wtmpdb-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	inRoot := "/" + must(filepath.Rel(root, dir))
+	root := testbed.CopyRoot(t, testbed.Trixie(t))
+	const inRoot = "/tmp/serialpass-wtmpdb"
+	dir := filepath.Join(root, inRoot)
 	for _, d := range []string{"var/log", "var/lib/wtmpdb"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -182,11 +178,4 @@ func chroot(t *testing.T, root string, argv ...string) string {
 		t.Fatalf("chroot %s: %v\n%s%s", strings.Join(argv, " "), err, out, stderr)
 	}
 	return string(out)
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }

@@ -71,8 +71,9 @@ func vmSetup(t TB, work string) {
 }
 
 // Trixie returns the cached Debian 13 root for the VM (the packages of
-// Bookworm's, and pam_wtmpdb), building it on first use (1 to 4 minutes).
-// Do not change it: copy it with CopyRoot.
+// Bookworm's, and pam_wtmpdb), building it on first use (1 to 4 minutes);
+// its wtmpdb also serves the tests of our wtmpdb reader. Do not change it:
+// copy it with CopyRoot.
 func Trixie(t TB) string {
 	t.Helper()
 	return cachedRoot(t, trixie)
@@ -81,10 +82,6 @@ func Trixie(t TB) string {
 // TrixieCached is BookwormCached for Trixie.
 func TrixieCached() bool { return isDir(filepath.Join(trixie.dir(), "root")) }
 
-// trixieWtmpdb is Debian 13 with wtmpdb, the tool and library that write
-// and read the login database Debian 13 records logins in (pam_wtmpdb).
-var trixieWtmpdb = rootSpec{suite: "trixie", packages: []string{"wtmpdb"}, version: "1"}
-
 // Bookworm returns the cached Debian 12 root, building it on first use
 // (about 1 to 4 minutes). Do not change it: copy it with CopyRoot.
 // SERIALPASS_TEST_CACHE moves the cache, SERIALPASS_DEBIAN_MIRROR the mirror
@@ -92,15 +89,6 @@ var trixieWtmpdb = rootSpec{suite: "trixie", packages: []string{"wtmpdb"}, versi
 func Bookworm(t TB) string {
 	t.Helper()
 	return cachedRoot(t, bookworm)
-}
-
-// TrixieWtmpdb returns a cached minimal Debian 13 root with wtmpdb
-// installed (about 40 s to build on first use), to run its wtmpdb in a
-// chroot. Do not change it: write under a directory of its tmp/ of the
-// test's own, or copy it with CopyRoot.
-func TrixieWtmpdb(t TB) string {
-	t.Helper()
-	return cachedRoot(t, trixieWtmpdb)
 }
 
 func cachedRoot(t TB, spec rootSpec) string {
