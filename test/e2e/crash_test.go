@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -231,17 +230,9 @@ func (w *world) checkKilledAt(c crashPoint, oldPw, oldCur, token string, version
 // versionPassword reads the password of one version straight from moto.
 func (w *world) versionPassword(versionID string) string {
 	w.t.Helper()
-	c := secretsmanager.NewFromConfig(w.moto.AWSConfig(w.t))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(w.secretName()), VersionId: aws.String(versionID),
-	})
-	if err != nil {
-		w.t.Fatalf("reading version %s of %s: %v", versionID, w.secretName(), err)
-	}
+	value, _ := w.secretValue(&secretsmanager.GetSecretValueInput{VersionId: aws.String(versionID)}, "version "+versionID)
 	var v struct{ Password string }
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil || v.Password == "" {
+	if err := json.Unmarshal([]byte(value), &v); err != nil || v.Password == "" {
 		w.t.Fatalf("version %s of %s holds no password (%v)", versionID, w.secretName(), err)
 	}
 	return v.Password

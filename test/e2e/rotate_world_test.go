@@ -26,21 +26,29 @@ func (w *world) secretName() string { return "serialpass/" + w.instance }
 // stagePassword returns the password and VersionId held by stage.
 func (w *world) stagePassword(stage string) (pw, versionID string) {
 	w.t.Helper()
+	// Always with VersionStage: moto's default version goes stale.
+	value, versionID := w.secretValue(&secretsmanager.GetSecretValueInput{VersionStage: aws.String(stage)}, stage)
+	var v struct{ Username, Password string }
+	if err := json.Unmarshal([]byte(value), &v); err != nil || v.Username != "ec2-serial" || v.Password == "" {
+		w.t.Fatalf("%s of %s is not {username, password} for ec2-serial (%v)", stage, w.secretName(), err)
+	}
+	return v.Password, versionID
+}
+
+// secretValue reads one version of the instance's secret straight from
+// moto: in names the version or stage (the secret id is filled in), what
+// says which for an error.
+func (w *world) secretValue(in *secretsmanager.GetSecretValueInput, what string) (value, versionID string) {
+	w.t.Helper()
 	c := secretsmanager.NewFromConfig(w.moto.AWSConfig(w.t))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// Always with VersionStage: moto's default version goes stale.
-	out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(w.secretName()), VersionStage: aws.String(stage),
-	})
+	in.SecretId = aws.String(w.secretName())
+	out, err := c.GetSecretValue(ctx, in)
 	if err != nil {
-		w.t.Fatalf("reading %s of %s: %v", stage, w.secretName(), err)
+		w.t.Fatalf("reading %s of %s: %v", what, w.secretName(), err)
 	}
-	var v struct{ Username, Password string }
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil || v.Username != "ec2-serial" || v.Password == "" {
-		w.t.Fatalf("%s of %s is not {username, password} for ec2-serial (%v)", stage, w.secretName(), err)
-	}
-	return v.Password, aws.ToString(out.VersionId)
+	return aws.ToString(out.SecretString), aws.ToString(out.VersionId)
 }
 
 // checkRotateInvariant: the local hash verifies AWSCURRENT, no version

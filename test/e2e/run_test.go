@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,22 +95,7 @@ func TestRunDaemon(t *testing.T) {
 		}
 	})
 	t.Run("SIGTERM exits cleanly within 10 s", func(t *testing.T) {
-		start := time.Now()
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-exited:
-			exited <- err // for the cleanup
-			if err != nil {
-				t.Errorf("run exited with %v", err)
-			}
-			if d := time.Since(start); d > 10*time.Second {
-				t.Errorf("exit took %s", d)
-			}
-		case <-time.After(12 * time.Second):
-			t.Fatal("still running 12 s after SIGTERM")
-		}
+		terminate(t, cmd, exited)
 	})
 }
 
@@ -184,22 +170,7 @@ func TestRunSIGTERMInFlight(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("no pass reached GetSecretValue")
 			}
-			start := time.Now()
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-exited:
-				exited <- err // for the cleanup
-				if d := time.Since(start); d >= 10*time.Second {
-					t.Errorf("exit took %s after SIGTERM, want under 10 s", d)
-				}
-				if err != nil {
-					t.Errorf("run exited with %v", err)
-				}
-			case <-time.After(12 * time.Second):
-				t.Fatal("still running 12 s after SIGTERM")
-			}
+			terminate(t, cmd, exited)
 			if st := w.read("var/lib/serialpass/state.json"); !json.Valid([]byte(st)) {
 				t.Error("state.json is not valid JSON after the stop")
 			}
@@ -207,5 +178,28 @@ func TestRunSIGTERMInFlight(t *testing.T) {
 				t.Errorf("the local hash does not verify the password wanted (%s)", map[string]string{pw1: "the old one", pw2: "the new one"}[tt.want])
 			}
 		})
+	}
+}
+
+// terminate sends SIGTERM to `serialpass run` and expects a clean exit in
+// under 10 s. exited carries cmd.Wait's result; it is put back for the
+// test's cleanup.
+func terminate(t *testing.T, cmd *exec.Cmd, exited chan error) {
+	t.Helper()
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		if d := time.Since(start); d >= 10*time.Second {
+			t.Errorf("exit took %s after SIGTERM, want under 10 s", d)
+		}
+		if err != nil {
+			t.Errorf("run exited with %v", err)
+		}
+	case <-time.After(12 * time.Second):
+		t.Fatal("still running 12 s after SIGTERM")
 	}
 }
