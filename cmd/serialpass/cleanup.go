@@ -41,17 +41,22 @@ func runCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *keep {
 		return 0
 	}
-	st, err := agent.NewFileState(*root).Load()
-	if err == nil {
-		var user string
-		user, err = agent.LockManaged(ctx, st, shadow.New(*root, osexec.Runner{}))
-		if user != "" {
-			fmt.Fprintf(stdout, "serialpass cleanup: locked the password of %s (the account and its home stay)\n", user)
-		}
-	}
+	user, err := lockManaged(ctx, *root)
 	if err != nil {
 		fmt.Fprintf(stderr, "serialpass cleanup: locking the managed user's password: %s\n", agent.Reason(err))
 		return 1
 	}
+	if user != "" {
+		fmt.Fprintf(stdout, "serialpass cleanup: locked the password of %s (the account and its home stay)\n", user)
+	}
 	return 0
+}
+
+// lockManaged locks the password of the user the root's state file names.
+func lockManaged(ctx context.Context, root string) (string, error) {
+	st, err := agent.NewFileState(root).Load()
+	if err != nil {
+		return "", err
+	}
+	return agent.LockManaged(ctx, st, shadow.New(root, osexec.Runner{}))
 }
